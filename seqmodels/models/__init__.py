@@ -1,0 +1,1 @@
+"""Task heads built on seqmodels layers (torch only)."""

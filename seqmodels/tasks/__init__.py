@@ -1,0 +1,1 @@
+"""LightningModules: losses, metrics, logging and figures for the ready tasks."""
