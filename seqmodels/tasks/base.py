@@ -1,0 +1,173 @@
+"""The base LightningModule shared by every task: model building, optimizers, safety checks.
+
+A task owns one model (a plain ``nn.Module`` from :mod:`seqmodels.models`), its loss and its
+metrics. The model is given as a *spec dict* ``{"_target_": "pkg.module.Class", **kwargs}`` and
+built with :func:`build_model` (importlib, no Hydra), so ``save_hyperparameters()`` records it
+and ``MyTask.load_from_checkpoint(path)`` rebuilds the model anywhere, without Hydra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import lightning as L
+import matplotlib
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
+from torch import nn
+
+matplotlib.use("Agg")  # figures are rendered off-screen, for TensorBoard only
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+def build_model(spec: Mapping[str, Any]) -> nn.Module:
+    """Build a model from a spec dict ``{"_target_": "dotted.path.Class", **kwargs}``.
+
+    Example:
+        >>> build_model({"_target_": "torch.nn.Linear", "in_features": 3, "out_features": 1})
+        Linear(in_features=3, out_features=1, bias=True)
+    """
+    if "_target_" not in spec:
+        raise ValueError(
+            f"model spec needs a '_target_' key (dotted class path), got keys {list(spec)}"
+        )
+    kwargs = dict(spec)
+    target = kwargs.pop("_target_")
+    module_name, _, class_name = str(target).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"model spec '_target_': cannot import {target!r} ({error})") from error
+    return cls(**kwargs)
+
+
+class SequenceTask(L.LightningModule):
+    r"""Base class of the ready tasks (regression, classification, language model, seq2seq).
+
+    What the base does, so subclasses only write their step logic:
+
+    * builds ``self.model`` from the ``model`` spec dict (see :func:`build_model`);
+    * records every constructor argument of the subclass chain as hyperparameters (no need to
+      call ``save_hyperparameters`` again), except ``optimizer`` and ``scheduler``: those are
+      callables, so checkpoints keep plain data only and load with ``weights_only=True``;
+    * ``configure_optimizers`` from the ``optimizer`` / ``scheduler`` factories
+      (Hydra ``_partial_: true`` objects); Adam with lr 1e-3 when ``optimizer`` is None;
+    * stops the run with a ``FloatingPointError`` naming the stage and step when a loss is NaN or
+      infinite. Training losses are checked before backward; validation and test losses are
+      checked when ``validation_step`` / ``test_step`` return the loss (a tensor, or a dict with
+      a ``"loss"`` key) -- so return it;
+    * :meth:`log_figure` (a ``matplotlib.figure.Figure``, no pyplot needed) and :meth:`log_text`
+      write to TensorBoard when a TensorBoard logger is
+      attached, and do nothing otherwise.
+
+    Gradient clipping is a Trainer setting (``gradient_clip_val`` / ``gradient_clip_algorithm``
+    ``"norm"`` or ``"value"`` in ``conf/trainer``). Metric names are ``stage/name``
+    (``train/loss``, ``val/rmse``, ``test/acc``).
+
+    Args:
+        model: spec dict of the model, ``{"_target_": "seqmodels.models.SequenceRegressor", ...}``.
+        optimizer: ``optimizer(params) -> torch.optim.Optimizer``, e.g.
+            ``functools.partial(torch.optim.AdamW, lr=3e-3)``. Default: Adam, lr 1e-3.
+        scheduler: optional ``scheduler(optimizer) -> LRScheduler``.
+        scheduler_interval: ``"epoch"`` or ``"step"``: when the scheduler steps.
+        scheduler_monitor: metric given to schedulers that need one (``ReduceLROnPlateau``).
+
+    Example:
+        >>> class Fit(SequenceTask):
+        ...     def __init__(self, model: dict, loss_scale: float = 1.0, **kwargs):
+        ...         super().__init__(model, **kwargs)
+        ...     def training_step(self, batch, batch_idx):
+        ...         x, y = batch
+        ...         loss = self.hparams.loss_scale * nn.functional.mse_loss(self.model(x), y)
+        ...         self.log("train/loss", loss)
+        ...         return loss
+        >>> task = Fit({"_target_": "torch.nn.Linear", "in_features": 2, "out_features": 1})
+        >>> task.hparams.loss_scale
+        1.0
+    """
+
+    def __init__(
+        self,
+        model: dict,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
+        # frame walks up through the subclasses' __init__, so their arguments are recorded too
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.model = build_model(model)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.Adam(self.parameters(), lr=1e-3)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.hparams.scheduler_interval,
+                "monitor": self.hparams.scheduler_monitor,
+            },
+        }
+
+    # ---- NaN / inf guard -------------------------------------------------------------------
+
+    def _check_finite(self, loss: Any, stage: str, batch_idx: int | None = None) -> None:
+        if isinstance(loss, Mapping):
+            loss = loss.get("loss")
+        if not isinstance(loss, torch.Tensor) or torch.isfinite(loss.detach()).all():
+            return
+        batch = "" if batch_idx is None else f", {stage} batch {batch_idx}"
+        raise FloatingPointError(
+            f"non-finite {stage} loss ({loss.detach().float().flatten()[:4].tolist()}) at epoch "
+            f"{self.current_epoch}, global step {self.global_step}{batch}; stopping the run. "
+            "Try a lower learning rate, gradient clipping (trainer.gradient_clip_val) "
+            "or look for NaN/inf values in the data."
+        )
+
+    def on_before_backward(self, loss: torch.Tensor) -> None:
+        self._check_finite(loss, "train")
+
+    def on_validation_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._check_finite(outputs, "val", batch_idx)
+
+    def on_test_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._check_finite(outputs, "test", batch_idx)
+
+    # ---- TensorBoard extras ----------------------------------------------------------------
+
+    def _tensorboards(self) -> list:
+        if self._trainer is None:
+            return []
+        return [lg.experiment for lg in self.loggers if isinstance(lg, TensorBoardLogger)]
+
+    def log_figure(self, tag: str, figure: Figure) -> None:
+        """Write a matplotlib figure to TensorBoard at the current global step."""
+        for writer in self._tensorboards():
+            writer.add_figure(tag, figure, global_step=self.global_step, close=False)
+
+    def log_text(self, tag: str, text: str) -> None:
+        """Write text (e.g. a generated sample) to TensorBoard at the current global step."""
+        for writer in self._tensorboards():
+            writer.add_text(tag, text, global_step=self.global_step)
