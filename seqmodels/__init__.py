@@ -1,3 +1,28 @@
-"""seqmodels: readable recurrent sequence models, proven equal to torch.nn."""
+"""seqmodels: readable recurrent sequence models, proven equal to torch.nn.
+
+The library imports only torch: ``from seqmodels import LSTM`` pulls in neither Lightning nor
+Hydra.
+"""
+
+from seqmodels.bidirectional import MERGE_MODES, Bidirectional
+from seqmodels.build import build_recurrent, recurrent_output_size
+from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, RNNCell
+from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "LayerNormLSTMCell",
+    "RecurrentCell",
+    "Recurrent",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "MERGE_MODES",
+    "build_recurrent",
+    "recurrent_output_size",
+]

@@ -1,0 +1,469 @@
+r"""Recurrent cells: one time step of a vanilla RNN, LSTM, GRU or layer-norm LSTM.
+
+Every cell keeps the *step contract* that :class:`seqmodels.Recurrent` relies on to unroll it over
+time, stack it in layers, run it backwards and over variable lengths:
+
+* ``input_size``, ``hidden_size`` and ``state_sizes``: the feature size of each state tensor, in
+  order; the first state tensor is the cell's output. ``(H,)`` for RNN and GRU, ``(H_out, H)``
+  for an LSTM (``H_out`` is ``proj_size`` when projecting, else ``H``).
+* ``project_input(input)``: the part of the step that depends on the input only, for inputs of any
+  leading shape ``(*, input_size)``. A layer calls it once for all time steps (one big matmul).
+* ``step(projected, state)``: the rest of the step, from one projected input ``(N, P)`` and the
+  state (a tensor, or a tuple of tensors when ``len(state_sizes) > 1``) to the new state.
+
+``forward(input, hx=None)`` matches the ``torch.nn`` cell of the same name: batched ``(N, H_in)``
+or unbatched ``(H_in)`` input, a zero state when ``hx`` is None, and the same return values.
+Subclass :class:`RecurrentCell` to write a new cell; it gets multi-layer, bidirectional, lengths
+and ``PackedSequence`` support from :class:`seqmodels.Recurrent` for free.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+State = Tensor | tuple[Tensor, ...]
+
+__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell"]
+
+
+class RecurrentCell(nn.Module):
+    """Base class of the cells: input checks and ``forward`` built on the step contract.
+
+    Subclasses set ``input_size``, ``hidden_size`` and ``state_sizes`` and implement
+    :meth:`project_input` and :meth:`step`. The default :meth:`reset_parameters` draws every
+    parameter from :math:`\\mathcal{U}(-k, k)` with :math:`k = 1/\\sqrt{H}`, as ``torch.nn`` does.
+    """
+
+    input_size: int
+    hidden_size: int
+    state_sizes: tuple[int, ...]
+
+    def project_input(self, input: Tensor) -> Tensor:
+        """Input-dependent part of the step, ``(*, input_size) -> (*, P)``."""
+        raise NotImplementedError
+
+    def step(self, projected: Tensor, state: State) -> State:
+        """One time step from a projected input ``(N, P)`` and the state to the new state."""
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -k, k)
+
+    def initial_state(self, batch_size: int, like: Tensor) -> State:
+        """Zero state for ``batch_size`` sequences, with the dtype and device of ``like``."""
+        zeros = tuple(like.new_zeros(batch_size, size) for size in self.state_sizes)
+        return zeros[0] if len(zeros) == 1 else zeros
+
+    def forward(self, input: Tensor, hx: State | None = None) -> State:
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.dim() not in (1, 2):
+            raise ValueError(
+                f"{name}: expected input of 1 (unbatched) or 2 (batched) dimensions, got "
+                f"{input.dim()}-D input of shape {tuple(input.shape)}"
+            )
+        if input.size(-1) != self.input_size:
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
+                f"got {input.size(-1)}"
+            )
+        check_matches_parameters(self, input, "input")
+        unbatched = input.dim() == 1
+        batch = input.unsqueeze(0) if unbatched else input
+        if hx is None:
+            state = self.initial_state(batch.size(0), batch)
+        else:
+            leading = () if unbatched else (batch.size(0),)
+            parts = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
+            if unbatched:
+                parts = tuple(part.unsqueeze(0) for part in parts)
+            for part in parts:
+                check_matches_parameters(self, part, "hx")
+            state = parts[0] if len(parts) == 1 else parts
+        new_state = self.step(self.project_input(batch), state)
+        if unbatched:
+            if isinstance(new_state, tuple):
+                return tuple(part.squeeze(0) for part in new_state)
+            return new_state.squeeze(0)
+        return new_state
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+def check_state(
+    owner: nn.Module, hx: object, shapes: list[tuple[int, ...]], what: str
+) -> tuple[Tensor, ...]:
+    """Check that ``hx`` is one tensor (or a tuple of tensors) of the given shapes.
+
+    Returns the state as a tuple. Errors name the owner, the expected form and the shapes.
+    """
+    name = type(owner).__name__
+    if len(shapes) == 1:
+        if not isinstance(hx, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(hx).__name__}")
+        parts: tuple[Tensor, ...] = (hx,)
+    else:
+        if not (
+            isinstance(hx, (tuple, list))
+            and len(hx) == len(shapes)
+            and all(isinstance(part, Tensor) for part in hx)
+        ):
+            got = type(hx).__name__ + (f" of length {len(hx)}" if isinstance(hx, tuple) else "")
+            raise TypeError(
+                f"{name}: {what} must be a tuple of {len(shapes)} tensors (h, c), got {got}"
+            )
+        parts = tuple(hx)
+    for index, (part, shape) in enumerate(zip(parts, shapes, strict=True)):
+        if tuple(part.shape) != tuple(shape):
+            label = what if len(shapes) == 1 else f"{what}[{index}]"
+            raise ValueError(
+                f"{name}: {label} must have shape {tuple(shape)}, got {tuple(part.shape)}"
+            )
+    return parts
+
+
+def check_matches_parameters(owner: nn.Module, tensor: Tensor, what: str) -> None:
+    """Raise a TypeError/ValueError when ``tensor`` has another dtype or device than the weights."""
+    weight = next(owner.parameters(), None)
+    if weight is None:
+        return
+    name = type(owner).__name__
+    if tensor.dtype != weight.dtype:
+        raise TypeError(
+            f"{name}: {what} dtype {tensor.dtype} does not match the parameters' dtype "
+            f"{weight.dtype}"
+        )
+    if tensor.device != weight.device:
+        raise ValueError(
+            f"{name}: {what} is on device {tensor.device} but the parameters are on {weight.device}"
+        )
+
+
+def check_sizes(input_size: int, hidden_size: int) -> None:
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+
+
+_ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "leaky_relu": F.leaky_relu,
+}
+
+
+class RNNCell(RecurrentCell):
+    r"""An Elman RNN cell with tanh, ReLU, sigmoid or leaky-ReLU non-linearity.
+
+    .. math::
+        h' = \sigma(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in the hidden state ``h``.
+        bias: if ``False``, the cell has no ``b_ih`` and ``b_hh``.
+        nonlinearity: ``'tanh'`` (default), ``'relu'``, ``'sigmoid'`` or ``'leaky_relu'``.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; hx and output ``(N, H)`` or ``(H)``.
+
+    Attributes:
+        weight_ih ``(H, H_in)``, weight_hh ``(H, H)``, bias_ih ``(H)``, bias_hh ``(H)``, named and
+        shaped as in :class:`torch.nn.RNNCell`.
+
+    Example::
+
+        >>> cell = RNNCell(10, 20, nonlinearity="relu")
+        >>> h = cell(torch.randn(3, 10))
+        >>> h.shape
+        torch.Size([3, 20])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        if nonlinearity not in _ACTIVATIONS:
+            raise ValueError(
+                f"nonlinearity must be one of {', '.join(map(repr, _ACTIVATIONS))}, "
+                f"got {nonlinearity!r}"
+            )
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_sizes = (hidden_size,)
+        self.bias, self.nonlinearity = bias, nonlinearity
+        self.activation = _ACTIVATIONS[nonlinearity]
+        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        bias = self.bias_ih + self.bias_hh if self.bias else None
+        return F.linear(input, self.weight_ih, bias)
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        return self.activation(torch.addmm(projected, state, self.weight_hh.t()))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
+
+
+class LSTMCell(RecurrentCell):
+    r"""A long short-term memory cell, with an optional projection of the hidden state.
+
+    .. math::
+        \begin{array}{ll}
+        i = \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}) \\
+        f = \sigma(W_{if} x + b_{if} + W_{hf} h + b_{hf}) \\
+        g = \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) \\
+        o = \sigma(W_{io} x + b_{io} + W_{ho} h + b_{ho}) \\
+        c' = f \odot c + i \odot g \\
+        h' = o \odot \tanh(c') \quad (\text{then } h' = W_{hr} h' \text{ if } proj\_size > 0)
+        \end{array}
+
+    Gates are stacked in the order ``i, f, g, o`` as in :class:`torch.nn.LSTMCell`.
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in the cell state ``c``.
+        bias: if ``False``, the cell has no ``b_ih`` and ``b_hh``.
+        proj_size: if ``> 0``, ``h`` is projected to this size by ``weight_hr`` (as in
+            :class:`torch.nn.LSTM`); must be smaller than ``hidden_size``.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; ``hx = (h, c)`` with ``h`` of ``(N, H_out)`` and ``c``
+        of ``(N, H)`` (or without ``N``); returns ``(h', c')`` of the same shapes.
+        ``H_out = proj_size`` if ``proj_size > 0`` else ``hidden_size``.
+
+    Attributes:
+        weight_ih ``(4H, H_in)``, weight_hh ``(4H, H_out)``, bias_ih ``(4H)``, bias_hh ``(4H)``,
+        weight_hr ``(H_out, H)`` when projecting.
+
+    Example::
+
+        >>> cell = LSTMCell(10, 20)
+        >>> h, c = cell(torch.randn(3, 10))
+        >>> h.shape, c.shape
+        (torch.Size([3, 20]), torch.Size([3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        proj_size: int = 0,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        if not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
+                f">= hidden_size={hidden_size}"
+            )
+        factory = {"device": device, "dtype": dtype}
+        out_size = proj_size or hidden_size
+        self.input_size, self.hidden_size, self.proj_size = input_size, hidden_size, proj_size
+        self.state_sizes = (out_size, hidden_size)
+        self.bias = bias
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, out_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        if proj_size:
+            self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size, **factory))
+        else:
+            self.register_parameter("weight_hr", None)
+        self.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        bias = self.bias_ih + self.bias_hh if self.bias else None
+        return F.linear(input, self.weight_ih, bias)
+
+    def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        gates = torch.addmm(projected, h, self.weight_hh.t())  # (N, 4H)
+        i, f, g, o = gates.chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        if self.weight_hr is not None:
+            h = h @ self.weight_hr.t()
+        return h, c
+
+    def extra_repr(self) -> str:
+        proj = f", proj_size={self.proj_size}" if self.proj_size else ""
+        return f"{super().extra_repr()}, bias={self.bias}{proj}"
+
+
+class GRUCell(RecurrentCell):
+    r"""A gated recurrent unit cell, with the reset gate applied after the hidden matmul.
+
+    .. math::
+        \begin{array}{ll}
+        r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z = \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' = (1 - z) \odot n + z \odot h
+        \end{array}
+
+    Gates are stacked in the order ``r, z, n`` as in :class:`torch.nn.GRUCell`.
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in the hidden state ``h``.
+        bias: if ``False``, the cell has no ``b_ih`` and ``b_hh``.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; hx and output ``(N, H)`` or ``(H)``.
+
+    Attributes:
+        weight_ih ``(3H, H_in)``, weight_hh ``(3H, H)``, bias_ih ``(3H)``, bias_hh ``(3H)``.
+
+    Example::
+
+        >>> cell = GRUCell(10, 20)
+        >>> cell(torch.randn(3, 10)).shape
+        torch.Size([3, 20])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_sizes = (hidden_size,)
+        self.bias = bias
+        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        return F.linear(input, self.weight_ih, self.bias_ih)
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        hidden = F.linear(state, self.weight_hh, self.bias_hh)  # (N, 3H)
+        x_r, x_z, x_n = projected.chunk(3, 1)
+        h_r, h_z, h_n = hidden.chunk(3, 1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        return n + z * (state - n)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bias={self.bias}"
+
+
+class LayerNormLSTMCell(RecurrentCell):
+    r"""An LSTM cell with layer normalisation on the gate pre-activations and the cell state.
+
+    The variant of PyTorch's ``benchmarks/fastrnns/custom_lstms.py`` (and haste's
+    ``LayerNormLSTM``): the input and hidden contributions are normalised separately, and the
+    layer-norm shifts take the place of the biases.
+
+    .. math::
+        \begin{array}{ll}
+        (i, f, g, o) = \mathrm{LN}_i(W_{ih} x) + \mathrm{LN}_h(W_{hh} h) \\
+        c' = \mathrm{LN}_c(\sigma(f) \odot c + \sigma(i) \odot \tanh(g)) \\
+        h' = \sigma(o) \odot \tanh(c')
+        \end{array}
+
+    ``torch.nn`` has no twin for this cell; it is here to show the extension point: written once
+    as a cell, it runs as a multi-layer, bidirectional layer over variable lengths through
+    :class:`seqmodels.Recurrent`.
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in ``h`` and ``c``.
+        eps: the layer norms' epsilon.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; ``hx = (h, c)`` each ``(N, H)`` or ``(H)``.
+
+    Example::
+
+        >>> layer = Recurrent(LayerNormLSTMCell, 10, 20, num_layers=2, bidirectional=True)
+        >>> output, (h, c) = layer(torch.randn(5, 3, 10))
+        >>> output.shape, h.shape
+        (torch.Size([5, 3, 40]), torch.Size([4, 3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        eps: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_sizes = (hidden_size, hidden_size)
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size, **factory))
+        self.layernorm_i = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
+        self.layernorm_h = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
+        self.layernorm_c = nn.LayerNorm(hidden_size, eps=eps, **factory)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        k = 1.0 / math.sqrt(self.hidden_size)
+        nn.init.uniform_(self.weight_ih, -k, k)
+        nn.init.uniform_(self.weight_hh, -k, k)
+        for norm in (self.layernorm_i, self.layernorm_h, self.layernorm_c):
+            norm.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        return self.layernorm_i(F.linear(input, self.weight_ih))
+
+    def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        gates = projected + self.layernorm_h(h @ self.weight_hh.t())  # (N, 4H)
+        i, f, g, o = gates.chunk(4, 1)
+        c = self.layernorm_c(torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g))
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c

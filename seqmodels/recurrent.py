@@ -1,0 +1,456 @@
+r"""The time loop: :class:`Recurrent` unrolls any cell; :class:`RNN`, :class:`LSTM`, :class:`GRU`.
+
+A layer owns the loop over time, the stacking of layers and directions, dropout between layers,
+initial states and variable lengths; a cell (see :mod:`seqmodels.cells`) does one step. The
+parameters of each layer ``k`` and direction are registered on the layer under ``torch.nn``'s
+names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...) and in its order, so ``load_state_dict``
+moves weights both ways between ``seqmodels`` and ``torch.nn`` with ``strict=True``.
+
+Shapes follow ``torch.nn.RNN`` (``N`` batch, ``L`` sequence length, ``D`` 2 if bidirectional
+else 1, ``H_in`` input size, ``H_out`` output size of the cell):
+
+============  ===========================================================================
+input         ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``, ``(L, H_in)`` unbatched,
+              or a ``PackedSequence``
+hx, h_n       ``(D * num_layers, N, H_out)`` whatever ``batch_first`` is (no ``N`` when
+              unbatched); a tuple ``(h, c)`` for LSTM cells, ``c`` of size ``hidden_size``
+output        ``(L, N, D * H_out)`` (``(N, L, D * H_out)`` with ``batch_first``), or a
+              ``PackedSequence`` when the input was one
+============  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from seqmodels.cells import (
+    GRUCell,
+    LSTMCell,
+    RecurrentCell,
+    RNNCell,
+    State,
+    check_matches_parameters,
+    check_state,
+)
+
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
+
+
+class Recurrent(nn.Module):
+    r"""Unrolls any cell over time: layers, directions, dropout, lengths and packed input.
+
+    Each step of the loop costs one call of ``cell.step``; the input projections of all time
+    steps are computed before the loop in one ``cell.project_input`` call per layer and
+    direction. Packed input (or padded input with ``lengths``) is run the way ``torch.nn`` does:
+    sequences sorted by length, the batch shrinking as sequences end, so no step is computed on
+    padding and final states are taken at each sequence's last valid step.
+
+    Args:
+        cell: a :class:`~seqmodels.cells.RecurrentCell` subclass (or any callable
+            ``cell(input_size, hidden_size, **cell_kwargs)`` returning a cell that keeps the
+            step contract).
+        input_size: the number of features of the input.
+        hidden_size: the cell's hidden size.
+        num_layers: the number of stacked layers; layer ``k > 0`` reads the outputs of layer
+            ``k - 1`` (both directions concatenated).
+        batch_first: if ``True``, input and output are ``(N, L, H)`` (states are not affected).
+        dropout: dropout probability on the outputs of each layer but the last, in training.
+        bidirectional: if ``True``, each layer also runs a cell backwards over each sequence and
+            concatenates both outputs, as ``torch.nn.LSTM(bidirectional=True)`` does. For other
+            ways to merge the directions see :class:`seqmodels.Bidirectional`.
+        **cell_kwargs: passed to every cell (e.g. ``bias``, ``nonlinearity``, ``proj_size``,
+            ``device``, ``dtype``).
+
+    Inputs: ``input, hx=None, lengths=None``. ``lengths`` (``(N,)`` integers on any device,
+    any order) marks the valid steps of padded input; padded output positions are zeros.
+
+    Outputs: ``output, h_n`` (see the shape table of :mod:`seqmodels.recurrent`).
+
+    Example::
+
+        >>> from seqmodels import LayerNormLSTMCell
+        >>> layer = Recurrent(LayerNormLSTMCell, 8, 16, num_layers=2, batch_first=True)
+        >>> x, lengths = torch.randn(4, 7, 8), torch.tensor([7, 3, 5, 1])
+        >>> output, (h, c) = layer(x, lengths=lengths)
+        >>> output.shape, h.shape
+        (torch.Size([4, 7, 16]), torch.Size([2, 4, 16]))
+    """
+
+    def __init__(
+        self,
+        cell: Callable[..., RecurrentCell],
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **cell_kwargs: object,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout < 1
+        ):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=2,
+            )
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.batch_first = num_layers, batch_first
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        num_directions = 2 if bidirectional else 1
+        cells: list[RecurrentCell] = []
+        # (owner module, attribute name, name on this layer) of every cell parameter
+        self._bindings: list[tuple[nn.Module, str, str]] = []
+        for layer in range(num_layers):
+            for direction in range(num_directions):
+                layer_input = input_size if layer == 0 else num_directions * cells[0].state_sizes[0]
+                new_cell = cell(layer_input, hidden_size, **cell_kwargs)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for name, param in new_cell.named_parameters():
+                    owner_path, _, attr = name.rpartition(".")
+                    flat_name = name.replace(".", "_") + suffix
+                    self.register_parameter(flat_name, param)
+                    self._bindings.append((new_cell.get_submodule(owner_path), attr, flat_name))
+                cells.append(new_cell)
+        # Cells are kept out of the module tree so that parameter names are torch.nn's.
+        self._cells = cells
+        self.state_sizes = cells[0].state_sizes
+
+    @property
+    def cells(self) -> list[RecurrentCell]:
+        """The cells, in the order ``l0, l0_reverse, l1, ...``."""
+        return self._cells
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 (nn.Module's signature)
+        module = super()._apply(fn, recurse)
+        # Conversions may replace parameter objects: point the cells at the new ones.
+        for owner, attr, flat_name in self._bindings:
+            if owner._parameters[attr] is not self._parameters[flat_name]:
+                owner._parameters[attr] = self._parameters[flat_name]
+        return module
+
+    def train(self, mode: bool = True) -> Recurrent:
+        super().train(mode)
+        for cell in self._cells:
+            cell.train(mode)
+        return self
+
+    def reset_parameters(self) -> None:
+        for cell in self._cells:
+            cell.reset_parameters()
+
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: State | None = None,
+        lengths: Tensor | None = None,
+    ) -> tuple[Tensor | PackedSequence, State]:
+        name = type(self).__name__
+        packed_input = isinstance(input, PackedSequence)
+        if packed_input:
+            if lengths is not None:
+                raise ValueError(f"{name}: lengths cannot be given with a PackedSequence input")
+            packed = input
+            unbatched = False
+        else:
+            if not isinstance(input, Tensor):
+                raise TypeError(
+                    f"{name}: input must be a Tensor or PackedSequence, got {type(input).__name__}"
+                )
+            if input.dim() not in (2, 3):
+                raise ValueError(
+                    f"{name}: expected input of 2 (unbatched) or 3 (batched) dimensions, got "
+                    f"{input.dim()}-D input of shape {tuple(input.shape)}"
+                )
+            unbatched = input.dim() == 2
+            if unbatched and lengths is not None:
+                raise ValueError(f"{name}: lengths cannot be given with unbatched (2-D) input")
+            # time-major (L, N, H_in)
+            if unbatched:
+                input = input.unsqueeze(1)
+            elif self.batch_first:
+                input = input.transpose(0, 1)
+            packed = None
+            if lengths is not None:
+                lengths = check_lengths(self, lengths, input.size(1), input.size(0))
+                packed = pack_padded_sequence(input, lengths, enforce_sorted=False)
+        data = packed.data if packed is not None else input
+        if data.size(-1) != self.input_size:
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
+                f"got {data.size(-1)}"
+            )
+        check_matches_parameters(self, data, "input")
+
+        if packed is not None:
+            batch_sizes = packed.batch_sizes.tolist()
+            batch_size = batch_sizes[0]
+        else:
+            steps, batch_size = input.shape[:2]
+            batch_sizes = [batch_size] * steps
+            data = input.reshape(steps * batch_size, -1)  # (L * N, H_in), the packed layout
+        state = self._initial_state(hx, batch_size, data, unbatched)
+        if packed is not None and packed.sorted_indices is not None:
+            state = [tuple(s.index_select(0, packed.sorted_indices) for s in st) for st in state]
+
+        num_directions = 2 if self.bidirectional else 1
+        finals = []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                data = F.dropout(data, self.dropout, self.training)
+            outputs = []
+            for direction in range(num_directions):
+                index = layer * num_directions + direction
+                output, final = run_cell(
+                    self._cells[index], data, batch_sizes, state[index], reverse=direction == 1
+                )
+                outputs.append(output)
+                finals.append(final)
+            data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
+
+        # h_n: one (D * num_layers, N, size) tensor per state tensor of the cell
+        h_n = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        if packed is not None and packed.unsorted_indices is not None:
+            h_n = tuple(h.index_select(1, packed.unsorted_indices) for h in h_n)
+        if unbatched:
+            h_n = tuple(h.squeeze(1) for h in h_n)
+        h_n = h_n[0] if len(h_n) == 1 else h_n
+
+        if packed is not None:
+            output = PackedSequence(
+                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+            )
+            if packed_input:
+                return output, h_n
+            output, _ = pad_packed_sequence(output, total_length=input.size(0))
+        else:
+            output = data.view(input.size(0), batch_size, -1)  # (L, N, D * H_out)
+        if unbatched:
+            output = output.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
+
+    def _initial_state(
+        self, hx: State | None, batch_size: int, like: Tensor, unbatched: bool
+    ) -> list[tuple[Tensor, ...]]:
+        """The initial state of every (layer, direction), each a tuple of ``(N, size)``."""
+        count = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            zeros = tuple(like.new_zeros(count, batch_size, size) for size in self.state_sizes)
+        else:
+            leading = (count,) if unbatched else (count, batch_size)
+            zeros = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
+            for part in zeros:
+                check_matches_parameters(self, part, "hx")
+            if unbatched:
+                zeros = tuple(part.unsqueeze(1) for part in zeros)
+        return [tuple(part[index] for part in zeros) for index in range(count)]
+
+    def extra_repr(self) -> str:
+        cell = type(self._cells[0]).__name__
+        text = f"{cell}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        for attr, default in (("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
+            if getattr(self, attr) != default:
+                text += f", {attr}={getattr(self, attr)}"
+        return text
+
+
+def run_cell(
+    cell: RecurrentCell,
+    data: Tensor,
+    batch_sizes: list[int],
+    state: tuple[Tensor, ...],
+    reverse: bool = False,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run ``cell`` over a batch of sequences in the packed layout.
+
+    Args:
+        data: ``(sum(batch_sizes), H_in)``: the inputs of step 0 for all sequences, then those of
+            step 1 for the sequences still running, and so on (sequences sorted by decreasing
+            length, as in a ``PackedSequence``; a dense batch is ``L`` equal batch sizes).
+        batch_sizes: the number of sequences running at each step.
+        state: the initial state, a tuple of ``(N, size)`` tensors.
+        reverse: run each sequence from its last valid step to its first.
+
+    Returns:
+        the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state (each
+        sequence's state after its last step; after its first when ``reverse``).
+    """
+    projected = cell.project_input(data).split(batch_sizes)  # one (N_t, P) tensor per step
+    single = len(state) == 1
+    outputs: list[Tensor] = []
+    if not reverse:
+        ended: list[tuple[Tensor, ...]] = []
+        current = state
+        for x, size in zip(projected, batch_sizes, strict=True):
+            if size < current[0].size(0):  # sequences size.. end here
+                ended.append(tuple(s[size:] for s in current))
+                current = tuple(s[:size] for s in current)
+            new = cell.step(x, current[0] if single else current)
+            current = (new,) if single else new
+            outputs.append(current[0])
+        ended.append(current)
+        final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
+        return torch.cat(outputs), final
+    running = batch_sizes[-1]
+    current = tuple(s[:running] for s in state)
+    for x, size in zip(reversed(projected), reversed(batch_sizes), strict=True):
+        if size > running:  # sequences running..size start (from their end) here
+            current = tuple(torch.cat((c, s[running:size])) for c, s in zip(current, state))
+            running = size
+        new = cell.step(x, current[0] if single else current)
+        current = (new,) if single else new
+        outputs.append(current[0])
+    return torch.cat(outputs[::-1]), current
+
+
+def check_lengths(owner: nn.Module, lengths: object, batch_size: int, max_length: int) -> Tensor:
+    """Check ``lengths`` against a padded batch and return them as a CPU int64 tensor."""
+    name = type(owner).__name__
+    if not isinstance(lengths, Tensor):
+        lengths = torch.as_tensor(lengths)
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise TypeError(f"{name}: lengths must hold integers, got dtype {lengths.dtype}")
+    if lengths.dim() != 1 or lengths.numel() != batch_size:
+        raise ValueError(
+            f"{name}: lengths must have shape ({batch_size},), one length per sequence of the "
+            f"batch, got shape {tuple(lengths.shape)}"
+        )
+    lengths = lengths.detach().to("cpu", torch.int64)
+    low, high = int(lengths.min()), int(lengths.max())
+    if low < 1 or high > max_length:
+        raise ValueError(
+            f"{name}: lengths must be between 1 and the sequence length {max_length}, "
+            f"got values from {low} to {high}"
+        )
+    return lengths
+
+
+class RNN(Recurrent):
+    r"""A multi-layer Elman RNN, equal to :class:`torch.nn.RNN` (and more non-linearities).
+
+    .. math::
+        h_t = \sigma(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as in
+            :class:`torch.nn.RNN`.
+        nonlinearity: ``'tanh'`` (default) or ``'relu'`` as in torch, or ``'sigmoid'`` or
+            ``'leaky_relu'``.
+
+    Example::
+
+        >>> rnn = RNN(10, 20, num_layers=2)
+        >>> output, h_n = rnn(torch.randn(5, 3, 10))
+        >>> output.shape, h_n.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            RNNCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.nonlinearity, self.bias = nonlinearity, bias
+
+
+class LSTM(Recurrent):
+    r"""A multi-layer LSTM, equal to :class:`torch.nn.LSTM` (projections included).
+
+    See :class:`seqmodels.LSTMCell` for the equations. ``hx`` and ``h_n`` are tuples
+    ``(h, c)``; ``h`` has ``proj_size`` features when ``proj_size > 0``.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            proj_size: as in :class:`torch.nn.LSTM`.
+
+    Example::
+
+        >>> lstm = LSTM(10, 20, batch_first=True, bidirectional=True)
+        >>> output, (h_n, c_n) = lstm(torch.randn(3, 5, 10))
+        >>> output.shape, h_n.shape
+        (torch.Size([3, 5, 40]), torch.Size([2, 3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            LSTMCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            bias=bias, proj_size=proj_size, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.bias, self.proj_size = bias, proj_size
+
+
+class GRU(Recurrent):
+    r"""A multi-layer GRU, equal to :class:`torch.nn.GRU`.
+
+    See :class:`seqmodels.GRUCell` for the equations.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as in
+            :class:`torch.nn.GRU`.
+
+    Example::
+
+        >>> gru = GRU(10, 20, num_layers=3)
+        >>> output, h_n = gru(torch.randn(5, 10))  # unbatched
+        >>> output.shape, h_n.shape
+        (torch.Size([5, 20]), torch.Size([3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            GRUCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            bias=bias, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.bias = bias
