@@ -183,4 +183,4 @@ def _join_states(forward: State, backward: State) -> State:
     if isinstance(forward, Tensor):
         # (num_layers, 2, ...) -> (2 * num_layers, ...)
         return torch.stack((forward, backward), 1).flatten(0, 1)
-    return tuple(torch.stack(pair, 1).flatten(0, 1) for pair in zip(forward, backward))
+    return tuple(torch.stack(pair, 1).flatten(0, 1) for pair in zip(forward, backward, strict=True))

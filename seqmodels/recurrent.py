@@ -312,7 +312,9 @@ def run_cell(
     current = tuple(s[:running] for s in state)
     for x, size in zip(reversed(projected), reversed(batch_sizes), strict=True):
         if size > running:  # sequences running..size start (from their end) here
-            current = tuple(torch.cat((c, s[running:size])) for c, s in zip(current, state))
+            current = tuple(
+                torch.cat((c, s[running:size])) for c, s in zip(current, state, strict=True)
+            )
             running = size
         new = cell.step(x, current[0] if single else current)
         current = (new,) if single else new
