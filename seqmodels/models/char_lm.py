@@ -1,0 +1,139 @@
+"""``CharLM``: a recurrent character (or token) language model with sampling."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqmodels.build import build_recurrent
+
+State = Tensor | tuple[Tensor, Tensor]
+
+
+class CharLM(nn.Module):
+    r"""Predicts the next token at every step: embedding (or one-hot) -> recurrent layers ->
+    vocabulary logits.
+
+    .. math::
+        p(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)
+
+    ``forward`` takes and returns the recurrent state, so a long stream can be read in
+    consecutive windows (truncated BPTT) and :meth:`generate` costs one step per new token.
+
+    Args:
+        vocab_size: number of token ids (characters).
+        embedding_dim: size of the learned embedding; None feeds one-hot vectors instead.
+        cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        hidden_size: hidden size of each recurrent layer.
+        num_layers: number of stacked recurrent layers.
+        dropout: dropout on the embeddings, between recurrent layers and before the output layer.
+        tie_weights: share the embedding matrix with the output layer (Press & Wolf, 2017); needs
+            ``embedding_dim == hidden_size``.
+        impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+
+    Shape:
+        - tokens: :math:`(N, L)` token ids.
+        - state: the recurrent state, :math:`(\text{num\_layers}, N, H)` (a pair for LSTMs), or
+          None for zeros.
+        - output: logits :math:`(N, L, V)` and the final state.
+
+    Example::
+
+        >>> model = CharLM(vocab_size=65, embedding_dim=32, hidden_size=64)
+        >>> logits, state = model(torch.randint(0, 65, (8, 100)))
+        >>> logits.shape
+        torch.Size([8, 100, 65])
+        >>> model.generate(torch.tensor([0, 1, 2]), max_new_tokens=5).shape
+        torch.Size([5])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int | None = 64,
+        cell: str = "lstm",
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        impl: str = "seqmodels",
+    ) -> None:
+        super().__init__()
+        if tie_weights and embedding_dim != hidden_size:
+            raise ValueError(
+                f"tie_weights needs embedding_dim == hidden_size, got embedding_dim={embedding_dim}"
+                f" and hidden_size={hidden_size}"
+            )
+        self.vocab_size = vocab_size
+        self.embedding = None if embedding_dim is None else nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = build_recurrent(
+            cell,
+            embedding_dim or vocab_size,
+            hidden_size,
+            num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            impl=impl,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+        if tie_weights:
+            self.head.weight = self.embedding.weight
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be (N, L) token ids, got shape {tuple(tokens.shape)}")
+        if self.embedding is not None:
+            x = self.embedding(tokens)  # (N, L, E)
+        else:
+            x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
+        output, state = self.rnn(self.dropout(x), state)  # (N, L, H)
+        return self.head(self.dropout(output)), state
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Samples ``max_new_tokens`` tokens after the prompt.
+
+        The prompt is read in one call; then each new token is one recurrent step from the
+        carried state. Sampling is from ``softmax(logits / temperature)``, restricted to the
+        ``top_k`` most likely tokens if given (``top_k=1`` is greedy). Pass a seeded
+        ``generator`` for reproducible samples. The model is in eval mode while sampling.
+
+        Args:
+            prompt_ids: ``(L,)`` or ``(N, L)`` token ids, ``L >= 1``.
+
+        Returns:
+            the new tokens only, ``(max_new_tokens,)`` or ``(N, max_new_tokens)``.
+        """
+        if prompt_ids.dim() not in (1, 2) or prompt_ids.shape[-1] == 0:
+            raise ValueError(
+                "prompt_ids must be (L,) or (N, L) with L >= 1, got shape "
+                f"{tuple(prompt_ids.shape)}"
+            )
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy)")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+        was_training = self.training
+        self.eval()
+        tokens = prompt_ids if prompt_ids.dim() == 2 else prompt_ids[None]  # (N, L)
+        logits, state = self(tokens)
+        new = []
+        for step in range(max_new_tokens):
+            scores = logits[:, -1] / temperature  # (N, V)
+            if top_k is not None and top_k < scores.shape[-1]:
+                kth = scores.topk(top_k, dim=-1).values[:, -1:]  # (N, 1)
+                scores = scores.masked_fill(scores < kth, float("-inf"))
+            probs = scores.softmax(-1)
+            new.append(torch.multinomial(probs, 1, generator=generator))  # (N, 1)
+            if step + 1 < max_new_tokens:
+                logits, state = self(new[-1], state)
+        self.train(was_training)
+        out = torch.cat(new, dim=1) if new else tokens[:, :0]  # (N, max_new_tokens)
+        return out if prompt_ids.dim() == 2 else out[0]

@@ -1,0 +1,132 @@
+"""``SequenceClassifier``: a many-to-one recurrent text classifier."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqmodels.build import build_recurrent, recurrent_output_size
+
+POOLINGS = ("last", "mean", "max")
+
+# how the two directions' final states are combined for pooling="last" (as the layer's merge)
+_MERGE_FINAL = {
+    "concat": lambda forward, backward: torch.cat([forward, backward], dim=-1),
+    "sum": torch.add,
+    "mean": lambda forward, backward: (forward + backward) / 2,
+    "max": torch.maximum,
+    "mul": torch.mul,
+}
+
+
+class SequenceClassifier(nn.Module):
+    r"""Token ids in, class logits out: embedding (or one-hot) -> recurrent encoder -> pooling
+    -> linear head.
+
+    The encoder reads only the valid steps of each sequence (the batch is packed by ``lengths``),
+    and pooling ignores padding:
+
+    * ``"last"``: the top layer's final hidden state :math:`h_{\mathrm{len}}` (for a
+      bidirectional encoder, the forward state after the last valid token and the backward state
+      after the first, merged as the encoder's outputs are);
+    * ``"mean"``: :math:`\frac{1}{\mathrm{len}} \sum_{t < \mathrm{len}} y_t`;
+    * ``"max"``: :math:`\max_{t < \mathrm{len}} y_t` (featurewise).
+
+    Args:
+        vocab_size: number of token ids.
+        num_classes: number of classes.
+        embedding_dim: size of the learned token embedding; None feeds one-hot vectors of size
+            ``vocab_size`` instead (the classic from-scratch RNN).
+        cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        hidden_size: hidden size of each recurrent layer.
+        num_layers: number of stacked recurrent layers.
+        dropout: dropout on the embeddings, between recurrent layers and before the head.
+        bidirectional: read the sequence both ways.
+        merge: how the two directions combine: ``"concat"``, ``"sum"``, ``"mean"``, ``"max"``,
+            ``"mul"``.
+        pooling: ``"last"``, ``"mean"`` or ``"max"``.
+        padding_idx: the padding token id (its embedding stays zero), or None.
+        impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+
+    Shape:
+        - tokens: :math:`(N, L)` token ids.
+        - lengths: :math:`(N,)` valid lengths, each in :math:`[1, L]`; None means all :math:`L`.
+        - output: :math:`(N, C)` logits.
+
+    Example::
+
+        >>> model = SequenceClassifier(vocab_size=100, num_classes=2, cell="gru", pooling="max")
+        >>> tokens, lengths = torch.randint(1, 100, (4, 9)), torch.tensor([9, 3, 5, 1])
+        >>> model(tokens, lengths).shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int | None = 128,
+        cell: str = "lstm",
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        merge: str = "concat",
+        pooling: str = "last",
+        padding_idx: int | None = 0,
+        impl: str = "seqmodels",
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.vocab_size, self.pooling = vocab_size, pooling
+        self.bidirectional, self.merge = bidirectional, merge
+        self.embedding = None
+        if embedding_dim is not None:
+            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        self.encoder = build_recurrent(
+            cell,
+            embedding_dim or vocab_size,
+            hidden_size,
+            num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            merge=merge,
+            impl=impl,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(recurrent_output_size(hidden_size, bidirectional, merge), num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be (N, L) token ids, got shape {tuple(tokens.shape)}")
+        n, max_len = tokens.shape
+        if lengths is None:
+            lengths = torch.full((n,), max_len, device=tokens.device)
+        if lengths.shape != (n,) or lengths.min() < 1 or lengths.max() > max_len:
+            raise ValueError(
+                f"lengths must be (N,) = ({n},) with values in [1, {max_len}], got shape "
+                f"{tuple(lengths.shape)} and values {lengths.tolist()}"
+            )
+        if self.embedding is not None:
+            x = self.embedding(tokens)  # (N, L, E)
+        else:
+            x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
+        packed = pack_padded_sequence(
+            self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        output, h_n = self.encoder(packed)
+        if self.pooling == "last":
+            h = (
+                h_n[0] if isinstance(h_n, tuple) else h_n
+            )  # (D * num_layers, N, H); LSTM: h of (h, c)
+            features = _MERGE_FINAL[self.merge](h[-2], h[-1]) if self.bidirectional else h[-1]
+        else:
+            output, _ = pad_packed_sequence(output, batch_first=True, total_length=max_len)
+            valid = torch.arange(max_len, device=tokens.device) < lengths[:, None]  # (N, L)
+            if self.pooling == "mean":
+                features = (output * valid[..., None]).sum(1) / lengths[:, None].to(output.dtype)
+            else:
+                features = output.masked_fill(~valid[..., None], float("-inf")).amax(1)
+        return self.head(self.dropout(features))

@@ -1,0 +1,151 @@
+"""Sentiment classification: TSV data, the SequenceClassifier and the classification task."""
+
+import pytest
+import torch
+
+from seqmodels.data.text_classification import TextClassificationDataModule, tokenize
+from seqmodels.models.classifier import SequenceClassifier
+
+TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nnot good\t0\n"
+TEST = "text\tlabel\ngood\t1\nawful film\t0\n"
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture
+def tsv_dir(tmp_path):
+    write(tmp_path / "train.tsv", TRAIN)
+    write(tmp_path / "test.tsv", TEST)
+    return tmp_path
+
+
+def test_tokenize_lowercases_and_splits_words_and_punctuation():
+    assert tokenize("It's NOT good, is it?") == ["it", "'s", "not", "good", ",", "is", "it", "?"]
+
+
+def test_vocabulary_and_labels_come_from_the_training_file_only(tsv_dir):
+    dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir))
+    dm.setup("fit")
+    assert dm.vocab.itos[:4] == ["<pad>", "<unk>", "good", "movie"]
+    assert "awful" not in dm.vocab
+    assert dm.model_kwargs == {"vocab_size": len(dm.vocab), "num_classes": 2, "padding_idx": 0}
+    assert dm.task_kwargs == {"vocab": dm.vocab.itos, "labels": ["0", "1"]}
+
+
+def test_min_freq_and_max_size_limit_the_vocabulary(tsv_dir):
+    dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir), min_freq=2)
+    dm.setup("fit")
+    assert dm.vocab.itos == ["<pad>", "<unk>", "good", "movie", "very"]
+    dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir), max_size=1)
+    dm.setup("fit")
+    assert dm.vocab.itos == ["<pad>", "<unk>", "good"]
+
+
+def test_batches_are_padded_with_lengths_and_unknown_words_map_to_unk(tsv_dir):
+    dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir), batch_size=2)
+    dm.setup("fit")
+    tokens, lengths, labels = next(iter(dm.val_dataloader()))
+    good, unk, film = dm.vocab.stoi["good"], dm.vocab.unk_index, dm.vocab.unk_index
+    assert tokens.tolist() == [[good, 0], [unk, film]]
+    assert lengths.tolist() == [1, 2] and labels.tolist() == [1, 0]
+    tokens, lengths, _ = next(iter(dm.train_dataloader()))
+    assert tokens.shape == (2, lengths.max()) and tokens.dtype == torch.long
+
+
+def test_without_a_val_file_the_last_rows_are_held_out_and_test_is_val(tsv_dir):
+    dm = TextClassificationDataModule(
+        "train.tsv", val_file=None, data_dir=str(tsv_dir), val_fraction=0.25
+    )
+    dm.setup("fit")
+    assert (len(dm.train_set), len(dm.val_set)) == (3, 1)
+    assert dm.test_set is dm.val_set
+
+
+def test_unknown_label_in_an_evaluation_file_is_an_error(tsv_dir):
+    write(tsv_dir / "odd.tsv", "text\tlabel\ngood\t1\nmeh\tneutral\n")
+    dm = TextClassificationDataModule("train.tsv", "odd.tsv", data_dir=str(tsv_dir))
+    with pytest.raises(
+        ValueError, match=r"odd.tsv: labels \['neutral'\] do not occur.*\['0', '1'\]"
+    ):
+        dm.setup("fit")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("text\tlabel\ngood\t1\n\nbad\t0\n", "line 3: empty line"),
+        ("text\tlabel\ngood 1\n", "line 2: expected 2 tab-separated columns"),
+        ("text\tlabel\n \t1\n", "line 2: the text has no token"),
+        ("text\tlabel\n", "holds no rows"),
+    ],
+)
+def test_malformed_files_are_errors_naming_file_and_line(tmp_path, content, message):
+    dm = TextClassificationDataModule(write(tmp_path / "bad.tsv", content), val_file=None)
+    with pytest.raises(ValueError, match=f"bad.tsv.*{message}"):
+        dm.setup("fit")
+
+
+def test_missing_file_names_the_path_and_the_data_dir_variable(tmp_path):
+    dm = TextClassificationDataModule("nope/train.tsv", None, data_dir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="nope/train.tsv.*SEQMODELS_DATA_DIR"):
+        dm.setup("fit")
+
+
+# ---- SequenceClassifier ------------------------------------------------------------------------
+
+
+def classifier(**kwargs):
+    torch.manual_seed(0)
+    defaults = {"vocab_size": 12, "num_classes": 3, "embedding_dim": 6, "hidden_size": 5}
+    return SequenceClassifier(**{**defaults, **kwargs}).eval()
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize(
+    ("cell", "bidirectional", "merge"),
+    [("rnn", False, "concat"), ("lstm", True, "concat"), ("gru", True, "sum")],
+)
+def test_padding_never_changes_the_logits_of_a_sequence(pooling, cell, bidirectional, merge):
+    model = classifier(pooling=pooling, cell=cell, bidirectional=bidirectional, merge=merge)
+    short = torch.tensor([[3, 4, 5]])
+    padded = torch.tensor([[3, 4, 5, 0, 0, 0], [7, 8, 9, 10, 11, 2]])
+    alone = model(short, torch.tensor([3]))
+    in_batch = model(padded, torch.tensor([3, 6]))
+    assert in_batch.shape == (2, 3)
+    torch.testing.assert_close(in_batch[:1], alone)
+
+
+def test_last_pooling_of_a_bidirectional_encoder_merges_both_final_states():
+    model = classifier(cell="gru", bidirectional=True, merge="concat", pooling="last")
+    tokens = torch.tensor([[3, 4, 5, 6]])
+    output, _ = model.encoder(model.embedding(tokens))  # (1, 4, 2H): forward then backward
+    expected = torch.cat([output[0, -1, :5], output[0, 0, 5:]])
+    torch.testing.assert_close(model(tokens), model.head(expected)[None])
+
+
+def test_one_hot_input_and_multiple_layers():
+    model = classifier(embedding_dim=None, num_layers=2, cell="layernorm_lstm", pooling="mean")
+    assert model.embedding is None
+    assert model(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2])).shape == (2, 3)
+
+
+def test_torch_and_seqmodels_implementations_agree_on_the_same_weights():
+    ours = classifier(cell="lstm", bidirectional=True, pooling="max")
+    theirs = classifier(cell="lstm", bidirectional=True, pooling="max", impl="torch")
+    theirs.load_state_dict(ours.state_dict())
+    tokens, lengths = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 0]]), torch.tensor([4, 2])
+    torch.testing.assert_close(ours(tokens, lengths), theirs(tokens, lengths))
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        classifier(pooling="first")
+    with pytest.raises(
+        ValueError, match=r"lengths must be \(N,\) = \(2,\) with values in \[1, 3\]"
+    ):
+        classifier()(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 0]))
+    with pytest.raises(ValueError, match=r"tokens must be \(N, L\)"):
+        classifier()(torch.tensor([1, 2, 3]))
