@@ -1,0 +1,245 @@
+"""Seq2Seq: shapes, attention masks, decoding (greedy and beam) and input checks."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seqmodels.seq2seq import Attention, Seq2Seq
+
+PAD, SOS, EOS = 0, 1, 2
+VOCAB = 9
+
+
+def tiny(**kwargs) -> Seq2Seq:
+    torch.manual_seed(0)
+    args = dict(embedding_dim=6, hidden_size=8, pad_id=PAD, sos_id=SOS, eos_id=EOS)
+    return Seq2Seq(VOCAB, VOCAB + 2, **{**args, **kwargs}).eval()
+
+
+def batch(lengths=(5, 2, 4), seed=1):
+    """Source ids (N, S) padded with PAD after each length, and the lengths."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(lengths)
+    src = torch.randint(3, VOCAB, (len(lengths), int(lengths.max())), generator=gen)
+    src[torch.arange(src.size(1))[None, :] >= lengths[:, None]] = PAD
+    return src, lengths
+
+
+CONFIGS = [
+    dict(attention="none"),
+    dict(attention="bahdanau", cell="lstm", bidirectional=True),
+    dict(attention="luong", score="dot", num_layers=2),
+    dict(attention="luong", score="general", cell="lstm", bidirectional=True, num_layers=2),
+    dict(attention="luong", score="dot", bidirectional=True, merge="sum"),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_shapes_and_decoding_outputs(config):
+    model = tiny(**config)
+    src, lengths = batch()
+    tgt = torch.randint(3, VOCAB + 2, (3, 7))
+    assert model(src, lengths, tgt).shape == (3, 7, VOCAB + 2)
+    for out in (model.generate(src, lengths, max_len=6), model.generate(src, lengths, 6, 3)):
+        n, steps = out.tokens.shape
+        assert n == 3 and steps <= 6
+        assert out.lengths.shape == out.scores.shape == (3,)
+        assert (out.scores <= 0).all()
+        if config["attention"] == "none":
+            assert out.attention is None
+        else:
+            assert out.attention.shape == (3, steps, src.size(1))
+        # after each row's length only padding follows
+        after = torch.arange(steps)[None, :] >= out.lengths[:, None]
+        assert (out.tokens[after] == PAD).all()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_forward_matches_step_by_step_decoding(config):
+    """The parallel teacher-forced pass equals feeding the decoder one token at a time."""
+    model = tiny(**config)
+    src, lengths = batch()
+    tgt = torch.randint(3, VOCAB + 2, (3, 5))
+    state, memory = model.encode(src, lengths)
+    inputs = torch.cat([torch.full((3, 1), SOS), tgt[:, :-1]], dim=1)
+    steps = []
+    for token in inputs.unbind(1):
+        logits, state, _ = model.decoder.step(token, state, memory)
+        steps.append(logits)
+    torch.testing.assert_close(model(src, lengths, tgt), torch.stack(steps, dim=1))
+
+
+def test_greedy_scores_are_the_log_probabilities_of_its_tokens():
+    model = tiny(attention="luong")
+    src, lengths = batch()
+    out = model.greedy_search(src, lengths, max_len=6)
+    log_probs = model(src, lengths, out.tokens).log_softmax(-1)
+    picked = log_probs.gather(2, out.tokens[..., None]).squeeze(2)  # (N, L)
+    valid = torch.arange(out.tokens.size(1))[None, :] < out.lengths[:, None]
+    torch.testing.assert_close(out.scores, (picked * valid).sum(1))
+
+
+def test_source_padding_does_not_change_outputs():
+    model = tiny(attention="bahdanau", bidirectional=True, cell="lstm")
+    src, lengths = batch()
+    padded = torch.cat([src, torch.full((3, 4), PAD)], dim=1)
+    tgt = torch.randint(3, VOCAB + 2, (3, 4))
+    torch.testing.assert_close(model(padded, lengths, tgt), model(src, lengths, tgt))
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_attention_sums_to_one_over_valid_positions_and_is_zero_on_padding(attention):
+    model = tiny(attention=attention)
+    src, lengths = batch(lengths=(5, 2, 4))
+    for out in (model.generate(src, lengths, 6), model.generate(src, lengths, 6, beam_size=3)):
+        padding = torch.arange(5)[None, :] >= lengths[:, None]  # (N, S)
+        generated = torch.arange(out.tokens.size(1))[None, :] < out.lengths[:, None]  # (N, L)
+        weights = out.attention[generated]  # (tokens, S), rows of all generated tokens
+        assert (out.attention.masked_select(padding[:, None, :]) == 0).all()
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.size(0)))
+        assert (weights[:, 0] > 0).all()
+
+
+@pytest.mark.parametrize("score", ["bahdanau", "dot", "general"])
+def test_attention_module_masks_padding_exactly(score):
+    attn = Attention(score, query_size=4, memory_size=4)
+    values = torch.randn(2, 6, 4)
+    lengths = torch.tensor([6, 3])
+    context, weights = attn(torch.randn(2, 5, 4), attn.memory(values, lengths))
+    assert torch.equal(weights[1, :, 3:], torch.zeros(5, 3))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
+    torch.testing.assert_close(context[1], weights[1, :, :3] @ values[1, :3])
+
+
+@pytest.mark.parametrize("config", CONFIGS[:3], ids=lambda c: c["attention"])
+def test_beam_size_one_equals_greedy(config):
+    model = tiny(**config)
+    src, lengths = batch(lengths=(5, 2, 4, 1, 3))
+    greedy = model.greedy_search(src, lengths, max_len=8)
+    beam = model.beam_search(src, lengths, max_len=8, beam_size=1)
+    assert torch.equal(beam.tokens, greedy.tokens)
+    assert torch.equal(beam.lengths, greedy.lengths)
+    torch.testing.assert_close(beam.scores, greedy.scores)
+    if greedy.attention is not None:
+        torch.testing.assert_close(beam.attention, greedy.attention)
+
+
+def bigram_model(transitions: dict[int, dict[int, float]]) -> Seq2Seq:
+    """A model whose next-token distribution depends only on the previous token.
+
+    The decoder's RNN state is (numerically) the one-hot of the previous token, and the output
+    layer holds log P(next | previous) in the column of the previous token.
+    """
+    vocab = 5
+    model = Seq2Seq(vocab, vocab, embedding_dim=vocab, hidden_size=vocab, cell="rnn",
+                    attention="none").eval()  # fmt: skip
+    with torch.no_grad():
+        for name, param in model.decoder.rnn.named_parameters():
+            param.copy_(
+                torch.eye(vocab) if name.startswith("weight_ih") else torch.zeros_like(param)
+            )
+        model.decoder.embedding.weight.copy_(20 * torch.eye(vocab))  # tanh(20) == 1 in float32
+        log_p = torch.full((vocab, vocab), math.log(1e-6))  # (next, previous)
+        for previous, nexts in transitions.items():
+            for token, p in nexts.items():
+                log_p[token, previous] = math.log(p)
+        model.decoder.out.weight.copy_(log_p)
+        model.decoder.out.bias.zero_()
+    return model
+
+
+def test_beam_search_finds_a_better_sequence_than_greedy():
+    A, B = 3, 4
+    # greedy takes A (0.6) then <eos> (0.4): 0.24; the best sequence is B <eos>: 0.4 * 0.9 = 0.36
+    model = bigram_model(
+        {SOS: {A: 0.6, B: 0.4}, A: {A: 0.3, B: 0.3, EOS: 0.4}, B: {A: 0.05, B: 0.05, EOS: 0.9}}
+    )
+    src, lengths = torch.tensor([[3, 4]]), torch.tensor([2])
+    greedy = model.greedy_search(src, lengths, max_len=5)
+    beam = model.beam_search(src, lengths, max_len=5, beam_size=2, length_penalty=0.0)
+    assert greedy.tokens.tolist() == [[A, EOS]]
+    assert beam.tokens.tolist() == [[B, EOS]]
+    torch.testing.assert_close(greedy.scores, torch.tensor([math.log(0.24)]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(beam.scores, torch.tensor([math.log(0.36)]), atol=1e-4, rtol=0)
+
+
+def test_overfits_a_tiny_batch_to_exact_match():
+    """Reversing 8 short sequences: the model learns them all exactly."""
+    torch.manual_seed(0)
+    src, lengths = batch(lengths=(3, 4, 5, 6, 3, 4, 5, 6), seed=2)
+    tgt = torch.full((8, 7), PAD)
+    for i, n in enumerate(lengths.tolist()):
+        tgt[i, :n] = src[i, :n].flip(0)
+        tgt[i, n] = EOS
+    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=16, hidden_size=32, attention="luong")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(60):
+        logits = model(src, lengths, tgt)
+        loss = nn.functional.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=PAD)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    out = model.generate(src, lengths, max_len=8, beam_size=2)
+    assert out.tokens[:, :7].tolist() == tgt.tolist()
+
+
+def test_teacher_forcing_zero_feeds_back_greedy_predictions():
+    model = tiny(attention="luong")
+    src, lengths = batch()
+    greedy = model.greedy_search(src, lengths, max_len=6)
+    # without teacher forcing the target only sets the number of steps
+    free = model(src, lengths, torch.full((3, 6), 5), teacher_forcing=0.0).argmax(-1)
+    steps = greedy.tokens.size(1)
+    valid = torch.arange(steps)[None, :] < greedy.lengths[:, None]  # up to each <eos>
+    assert torch.equal(free[:, :steps][valid], greedy.tokens[valid])
+
+
+def test_bidirectional_bridge_maps_both_directions_to_the_decoder_state():
+    model = tiny(bidirectional=True, cell="lstm", num_layers=2)
+    src, lengths = batch()
+    (h, c), _ = model.encode(src, lengths)
+    assert h.shape == c.shape == (2, 3, 8)
+
+
+@pytest.mark.parametrize(
+    "src, lengths, message",
+    [
+        (torch.tensor([[3, 4], [5, 0]]), torch.tensor([2, 0]), "empty source"),
+        (torch.zeros(2, 0, dtype=torch.long), torch.tensor([0, 0]), "empty source"),
+        (
+            torch.tensor([[3, 4], [5, 9]]),
+            torch.tensor([2, 2]),
+            r"src token ids must lie in \[0, 9\)",
+        ),
+        (torch.tensor([[3, -1]]), torch.tensor([2]), r"src token ids must lie in \[0, 9\)"),
+        (torch.tensor([[3, 4], [5, 6]]), torch.tensor([2, 2, 2]), r"src_lengths must have shape"),
+        (torch.tensor([[3, 4], [5, 6]]), torch.tensor([2, 3]), "exceeds src length 2"),
+        (torch.tensor([3, 4]), torch.tensor([2]), r"src must have shape \(N, S\)"),
+    ],
+)
+def test_bad_sources_raise_clear_errors(src, lengths, message):
+    model = tiny()
+    with pytest.raises(ValueError, match=message):
+        model(src, lengths, torch.tensor([[3]] * src.size(0)) if src.dim() == 2 else src[None])
+    with pytest.raises(ValueError, match=message):
+        model.generate(src, lengths, max_len=3)
+
+
+def test_bad_targets_and_options_raise_clear_errors():
+    model = tiny()
+    src, lengths = batch()
+    with pytest.raises(ValueError, match=r"tgt token ids must lie in \[0, 11\)"):
+        model(src, lengths, torch.full((3, 2), 11))
+    with pytest.raises(ValueError, match=r"tgt must have shape \(N, T\) with N = 3"):
+        model(src, lengths, torch.full((2, 2), 3))
+    with pytest.raises(ValueError, match="beam_size must lie in"):
+        model.generate(src, lengths, max_len=3, beam_size=0)
+    with pytest.raises(ValueError, match="max_len must be >= 1"):
+        model.generate(src, lengths, max_len=0)
+    with pytest.raises(ValueError, match="attention must be one of"):
+        tiny(attention="concat")
+    with pytest.raises(ValueError, match="dot attention needs decoder hidden_size"):
+        tiny(attention="luong", score="dot", bidirectional=True, merge="concat")
