@@ -1,0 +1,114 @@
+"""Train a task from a Hydra config: ``train(cfg) -> metrics``, and the ``seqmodels-train`` CLI.
+
+Examples::
+
+    python scripts/train.py                                   # the sine job, on CPU
+    python scripts/train.py experiment=cosine model.cell=gru trainer.max_epochs=10
+    python scripts/train.py -m model.cell=rnn,lstm,gru        # a sweep, one job per cell
+    python scripts/train.py ckpt_path=outputs/.../checkpoints/last.ckpt   # resume a run
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def build_task_and_data(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
+    """The data module (set up for fitting) and the task, with the data's model/task arguments.
+
+    The model spec is ``cfg.model`` completed with ``datamodule.model_kwargs`` (sizes that depend
+    on the data); the task also gets ``datamodule.task_kwargs`` (e.g. the scaler or the
+    vocabulary), so its checkpoint carries everything needed to rebuild and use it.
+    """
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    spec = {**OmegaConf.to_container(cfg.model, resolve=True), **datamodule.model_kwargs}
+    task = instantiate(cfg.task, _partial_=True, _convert_="all")(
+        model=spec, **datamodule.task_kwargs
+    )
+    return task, datamodule
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    """The Trainer of ``cfg.trainer`` with the loggers of ``cfg.logger`` and the callbacks of
+    ``cfg.callbacks`` (entries set to null are left out)."""
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test the task described by ``cfg`` (see ``conf/train.yaml``).
+
+    Returns:
+        the final metrics: ``train/*`` and ``val/*`` of the last epoch, and ``test/*`` of the
+        best checkpoint (by the checkpoint callback's monitored metric).
+    """
+    L.seed_everything(cfg.seed, workers=True)
+    task, datamodule = build_task_and_data(cfg)
+    trainer = build_trainer(cfg)
+    metrics: dict[str, float] = {}
+    if cfg.train:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(_floats(trainer.callback_metrics))
+    if cfg.test:
+        best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
+        for results in trainer.test(task, datamodule=datamodule, ckpt_path=best or None):
+            metrics.update(_floats(results))
+    _log_hparams(trainer, cfg, metrics)
+    return metrics
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    """Write the run's settings with its final metrics to TensorBoard's HPARAMS tab."""
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    params = {key: settings[key] for key in ("data", "model", "task", "seed") if key in settings}
+    params["trainer"] = {
+        key: settings["trainer"].get(key)
+        for key in ("max_epochs", "gradient_clip_val", "gradient_clip_algorithm", "devices")
+    }
+    finite = {name: value for name, value in metrics.items() if math.isfinite(value)}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, metrics=finite)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Command line entry point; returns ``cfg.optimized_metric`` for sweepers (Optuna)."""
+    metrics = train(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    print("\nFinal metrics:")
+    for name, value in sorted(metrics.items()):
+        print(f"  {name:28s} {value:.6g}")
+    print(f"Run directory:    {output_dir}")
+    if "tensorboard" in cfg.get("logger", {}):
+        print(f"TensorBoard logs: {output_dir / 'tensorboard'}")
+        print(f"  view with:      tensorboard --logdir {output_dir.parent}")
+    if cfg.get("optimized_metric"):
+        if cfg.optimized_metric not in metrics:
+            raise KeyError(
+                f"optimized_metric {cfg.optimized_metric!r} was not logged; "
+                f"logged metrics: {sorted(metrics)}"
+            )
+        return metrics[cfg.optimized_metric]
+    return None
+
+
+if __name__ == "__main__":
+    main()
