@@ -1,1 +1,3 @@
 """LightningDataModules for the ready tasks."""
+
+from seqmodels.data.series import SeriesDataModule as SeriesDataModule
