@@ -10,6 +10,9 @@ time, stack it in layers, run it backwards and over variable lengths:
   leading shape ``(*, input_size)``. A layer calls it once for all time steps (one big matmul).
 * ``step(projected, state)``: the rest of the step, from one projected input ``(N, P)`` and the
   state (a tensor, or a tuple of tensors when ``len(state_sizes) > 1``) to the new state.
+* ``scan(projected, state, reverse=False)``: ``step`` over all ``L`` steps of a dense batch
+  ``(L, N, P)``, returning the outputs ``(L, N, H_out)`` and the final state. The base class
+  loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does).
 
 ``forward(input, hx=None)`` matches the ``torch.nn`` cell of the same name: batched ``(N, H_in)``
 or unbatched ``(H_in)`` input, a zero state when ``hx`` is None, and the same return values.
@@ -24,6 +27,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from seqmodels.fused_lstm import LSTMScan
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -49,6 +54,21 @@ class RecurrentCell(nn.Module):
     def step(self, projected: Tensor, state: State) -> State:
         """One time step from a projected input ``(N, P)`` and the state to the new state."""
         raise NotImplementedError
+
+    def scan(self, projected: Tensor, state: State, reverse: bool = False) -> tuple[Tensor, State]:
+        """Run :meth:`step` over the time steps of ``projected`` ``(L, N, P)``.
+
+        Returns the outputs ``(L, N, H_out)`` in time order and the state after the last step
+        (after the first one when ``reverse``).
+        """
+        steps = projected.unbind(0)
+        outputs = []
+        for x in reversed(steps) if reverse else steps:
+            state = self.step(x, state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+        if reverse:
+            outputs.reverse()
+        return torch.stack(outputs), state
 
     def reset_parameters(self) -> None:
         k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
@@ -313,12 +333,27 @@ class LSTMCell(RecurrentCell):
     def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         h, c = state
         gates = torch.addmm(projected, h, self.weight_hh.t())  # (N, 4H)
-        i, f, g, o = gates.chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+        i, f, g, o = gates.unsafe_chunk(4, 1)
+        c = torch.addcmul(f.sigmoid() * c, i.sigmoid(), g.tanh())
+        h = o.sigmoid() * c.tanh()
         if self.weight_hr is not None:
             h = h @ self.weight_hr.t()
         return h, c
+
+    def scan(
+        self, projected: Tensor, state: tuple[Tensor, Tensor], reverse: bool = False
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The whole sequence at once with :class:`~seqmodels.fused_lstm.LSTMScan`.
+
+        Falls back to stepping for projections and for subclasses that change :meth:`step`.
+        """
+        if self.proj_size or type(self).step is not LSTMCell.step:
+            return super().scan(projected, state, reverse)
+        if reverse:
+            projected = projected.flip(0)
+        outputs, c = LSTMScan.apply(projected, state[0], state[1], self.weight_hh)
+        h = outputs[-1]
+        return (outputs.flip(0) if reverse else outputs), (h, c)
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

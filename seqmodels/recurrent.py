@@ -292,8 +292,16 @@ def run_cell(
         the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state (each
         sequence's state after its last step; after its first when ``reverse``).
     """
-    projected = cell.project_input(data).split(batch_sizes)  # one (N_t, P) tensor per step
+    projected = cell.project_input(data)
     single = len(state) == 1
+    if batch_sizes[0] == batch_sizes[-1]:  # dense: all sequences run every step
+        steps = len(batch_sizes)
+        # (L * N, P) -> (L, N, P)
+        outputs, final = cell.scan(
+            projected.view(steps, batch_sizes[0], -1), state[0] if single else state, reverse
+        )
+        return outputs.flatten(0, 1), ((final,) if single else final)
+    projected = projected.split(batch_sizes)  # one (N_t, P) tensor per step
     outputs: list[Tensor] = []
     if not reverse:
         ended: list[tuple[Tensor, ...]] = []
