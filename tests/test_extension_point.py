@@ -1,0 +1,184 @@
+"""Cells torch has no twin for: gradcheck, and layers/lengths/bidirectional for free."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import seqmodels
+from seqmodels import LayerNormLSTMCell, Recurrent, RecurrentCell
+from seqmodels.fused_lstm import LSTMScan
+
+
+class MinimalGatedCell(RecurrentCell):
+    """A user's cell written against the step contract only (minimal gated unit)."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.state_sizes = (
+            input_size,
+            hidden_size,
+            (hidden_size,),
+        )
+        self.weight_ih = nn.Parameter(torch.empty(2 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(2 * hidden_size, hidden_size))
+        self.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        return input @ self.weight_ih.t()
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        x_f, x_n = projected.chunk(2, 1)
+        w_f, w_n = self.weight_hh.chunk(2, 0)
+        f = torch.sigmoid(x_f + state @ w_f.t())
+        n = torch.tanh(x_n + (f * state) @ w_n.t())
+        return (1 - f) * state + f * n
+
+
+def each_sequence_alone(layer, x, lengths):
+    """Outputs and final states of each sequence run on its own, unpadded (batch_first)."""
+    outputs, finals = [], []
+    for sequence, length in zip(x, lengths, strict=True):
+        output, state = layer(sequence[:length].unsqueeze(0))
+        outputs.append(output[0])
+        finals.append(state)
+    return outputs, finals
+
+
+@pytest.mark.parametrize("cell", [LayerNormLSTMCell, MinimalGatedCell])
+def test_a_new_cell_runs_multi_layer_bidirectional_over_lengths_without_extra_code(cell):
+    torch.manual_seed(0)
+    layer = Recurrent(cell, 3, 5, num_layers=2, batch_first=True, bidirectional=True).double()
+    lengths = torch.tensor([4, 7, 1])
+    x = torch.randn(3, 7, 3, dtype=torch.float64)
+    output, state = layer(x, lengths=lengths)
+    assert output.shape == (3, 7, 10)
+    alone_outputs, alone_finals = each_sequence_alone(layer, x, lengths)
+    for index, length in enumerate(lengths):
+        torch.testing.assert_close(output[index, :length], alone_outputs[index])
+        assert torch.all(output[index, length:] == 0)
+        parts = state if isinstance(state, tuple) else (state,)
+        alone = alone_finals[index] if isinstance(state, tuple) else (alone_finals[index],)
+        for got, want in zip(parts, alone, strict=True):
+            torch.testing.assert_close(got[:, index], want[:, 0])
+
+
+def test_layer_norm_lstm_parameters_are_named_per_layer_and_direction():
+    layer = Recurrent(LayerNormLSTMCell, 3, 5, num_layers=2, bidirectional=True)
+    names = [name for name, _ in layer.named_parameters()]
+    assert names[:8] == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "layernorm_i_weight_l0",
+        "layernorm_i_bias_l0",
+        "layernorm_h_weight_l0",
+        "layernorm_h_bias_l0",
+        "layernorm_c_weight_l0",
+        "layernorm_c_bias_l0",
+    ]
+    assert names[-1] == "layernorm_c_bias_l1_reverse"
+    assert layer.weight_ih_l1.shape == (20, 10)
+
+
+def test_bidirectional_merge_over_a_new_cell():
+    layer = seqmodels.Bidirectional(Recurrent(LayerNormLSTMCell, 3, 5, batch_first=True), "mean")
+    output, (h, c) = layer(torch.randn(2, 4, 3), lengths=torch.tensor([4, 2]))
+    assert output.shape == (2, 4, 5) and h.shape == c.shape == (2, 2, 5)
+
+
+@pytest.mark.parametrize("nonlinearity", ["sigmoid", "leaky_relu", "tanh", "relu"])
+def test_rnn_cell_nonlinearities_pass_gradcheck(nonlinearity):
+    torch.manual_seed(0)
+    cell = seqmodels.RNNCell(3, 4, nonlinearity=nonlinearity, dtype=torch.float64)
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, h, *weights: cell(x, h), (x, h, *cell.parameters()))
+
+
+@pytest.mark.parametrize("nonlinearity", ["sigmoid", "leaky_relu"])
+def test_rnn_layer_with_new_nonlinearities_passes_gradcheck(nonlinearity):
+    torch.manual_seed(0)
+    rnn = seqmodels.RNN(3, 4, num_layers=2, nonlinearity=nonlinearity, bidirectional=True)
+    rnn = rnn.double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: rnn(x)[0], (x,))
+
+
+def test_layer_norm_lstm_cell_passes_gradcheck():
+    torch.manual_seed(0)
+    cell = LayerNormLSTMCell(3, 4, dtype=torch.float64)
+    for parameter in cell.parameters():  # away from the default ones and zeros
+        parameter.data.uniform_(-1, 1)
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    inputs = (x, h, c, *cell.parameters())
+    assert torch.autograd.gradcheck(
+        lambda x, h, c, *weights: cell(x, (h, c)), inputs, fast_mode=True
+    )
+
+
+def test_fused_lstm_scan_passes_gradcheck():
+    generator = torch.Generator().manual_seed(0)
+    projected, h0, c0 = (
+        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+        for shape in ((5, 3, 16), (3, 4), (3, 4))
+    )
+    weight = torch.randn(16, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(LSTMScan.apply, (projected, h0, c0, weight))
+
+
+def test_lstm_subclass_that_changes_step_is_stepped_not_fused():
+    class PeepholeFreeLSTMCell(seqmodels.LSTMCell):
+        def step(self, projected, state):
+            h, c = super().step(projected, state)
+            return h * 0.5, c
+
+    layer = Recurrent(PeepholeFreeLSTMCell, 3, 4)
+    reference = seqmodels.LSTM(3, 4)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(6, 2, 3)
+    assert not torch.allclose(layer(x)[0], reference(x)[0])
+    cell = layer.cells[0]
+    state = (torch.zeros(2, 4), torch.zeros(2, 4))
+    torch.testing.assert_close(layer(x[:1])[0][0], cell.step(cell.project_input(x[0]), state)[0])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("merge", ["concat", "sum"])
+def test_build_recurrent_gives_equal_layers_for_both_implementations(cell, merge):
+    ours = seqmodels.build_recurrent(cell, 3, 4, num_layers=2, bidirectional=True, merge=merge)
+    theirs = seqmodels.build_recurrent(
+        cell, 3, 4, num_layers=2, bidirectional=True, merge=merge, impl="torch"
+    )
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 5, 3)
+    output = ours(x)[0]
+    assert output.shape[-1] == seqmodels.recurrent_output_size(4, True, merge)
+    torch.testing.assert_close(output, theirs(x)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_build_recurrent_errors_name_the_option():
+    with pytest.raises(ValueError, match="cell must be one of .* got 'lstmm'"):
+        seqmodels.build_recurrent("lstmm", 3, 4)
+    with pytest.raises(ValueError, match="impl must be one of 'seqmodels', 'torch', got 'jax'"):
+        seqmodels.build_recurrent("lstm", 3, 4, impl="jax")
+    with pytest.raises(ValueError, match="merge must be one of .* got 'avg'"):
+        seqmodels.build_recurrent("lstm", 3, 4, bidirectional=True, merge="avg")
+    with pytest.raises(ValueError, match="'layernorm_lstm' has no torch.nn implementation"):
+        seqmodels.build_recurrent("layernorm_lstm", 3, 4, impl="torch")
+
+
+def test_library_imports_only_torch():
+    code = (
+        "import sys\n"
+        "from seqmodels import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, LayerNormLSTMCell, "
+        "Bidirectional\n"
+        "import seqmodels.models\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'lightning', 'pytorch_lightning', 'hydra', 'omegaconf', 'torchmetrics', 'matplotlib'})\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
