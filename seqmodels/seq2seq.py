@@ -191,9 +191,11 @@ class Encoder(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
+        between_layers = dropout if num_layers > 1 else 0.0
         self.rnn = build_recurrent(
-            cell, embedding_dim, hidden_size, num_layers, dropout, bidirectional, merge, impl=impl
-        )
+            cell, embedding_dim, hidden_size, num_layers, between_layers, bidirectional, merge,
+            impl=impl,
+        )  # fmt: skip
         self.output_size = recurrent_output_size(hidden_size, bidirectional, merge)
 
     def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, State]:
@@ -289,7 +291,10 @@ class Decoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         rnn_input = embedding_dim + (memory_size if attention == "bahdanau" else 0)
-        self.rnn = build_recurrent(cell, rnn_input, hidden_size, num_layers, dropout, impl=impl)
+        between_layers = dropout if num_layers > 1 else 0.0
+        self.rnn = build_recurrent(
+            cell, rnn_input, hidden_size, num_layers, between_layers, impl=impl
+        )
         if attention == "none":
             self.attention = None
         else:

@@ -243,3 +243,56 @@ def test_bad_targets_and_options_raise_clear_errors():
         tiny(attention="concat")
     with pytest.raises(ValueError, match="dot attention needs decoder hidden_size"):
         tiny(attention="luong", score="dot", bidirectional=True, merge="concat")
+
+
+# ---- the Lightning task ------------------------------------------------------------------------
+
+
+def copy_task_and_data(**task_kwargs):
+    from seqmodels.data.pairs import SyntheticPairsDataModule
+    from seqmodels.tasks.seq2seq import Seq2SeqTask
+
+    torch.manual_seed(0)
+    dm = SyntheticPairsDataModule("copy", num_pairs=60, min_len=2, max_len=4, vocab_size=5,
+                                  batch_size=16)  # fmt: skip
+    dm.setup("fit")
+    spec = {"_target_": "seqmodels.seq2seq.Seq2Seq", "embedding_dim": 8, "hidden_size": 16,
+            "attention": "bahdanau", **dm.model_kwargs}  # fmt: skip
+    return Seq2SeqTask(spec, **dm.task_kwargs, **task_kwargs), dm
+
+
+def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
+    import lightning as L
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from seqmodels.tasks.seq2seq import Seq2SeqTask
+
+    task, dm = copy_task_and_data(beam_size=2, max_len=6, num_samples=2, label_smoothing=0.1)
+    logger = TensorBoardLogger(tmp_path, name="", version="")
+    trainer = L.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(task, datamodule=dm)
+    assert {"val/loss", "val/acc", "val/exact_match", "val/bleu"} <= trainer.callback_metrics.keys()
+    (results,) = trainer.test(task, datamodule=dm, verbose=False)
+    assert {"test/loss", "test/acc", "test/exact_match", "test/bleu"} <= results.keys()
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "tensors": 0}).Reload()
+    assert {"val/attention", "test/attention"} <= set(events.Tags()["images"])
+    assert any(tag.startswith("test/samples") for tag in events.Tags()["tensors"])
+
+    trainer.save_checkpoint(tmp_path / "copy.ckpt")
+    loaded = Seq2SeqTask.load_from_checkpoint(tmp_path / "copy.ckpt")
+    inputs = ["abc", "dd", "eabd"]
+    assert loaded.translate(inputs) == task.translate(inputs)
+    assert all(isinstance(output, str) for output in loaded.translate(inputs, beam_size=1))
+
+
+def test_task_checks_its_arguments():
+    task, dm = copy_task_and_data()
+    with pytest.raises(ValueError, match="cannot translate a text without any token"):
+        task.translate(["abc", ""])
+    spec = task.hparams.model
+    with pytest.raises(ValueError, match="tgt_vocab has 5 tokens but the model expects"):
+        type(task)(spec, dm.task_kwargs["src_vocab"], dm.task_kwargs["tgt_vocab"][:5])
+    with pytest.raises(ValueError, match="teacher_forcing must lie in"):
+        type(task)(spec, **dm.task_kwargs, teacher_forcing=1.5)
