@@ -64,6 +64,14 @@ def test_existing_files_are_found_under_the_data_dir_or_an_explicit_root(monkeyp
     assert files.data_file("sst2/dev.tsv", root=tmp_path) == tmp_path / "sst2" / "dev.tsv"
 
 
+def test_a_file_that_exists_as_given_is_used_as_it_is(monkeypatch, tmp_path):
+    (tmp_path / "mine.txt").write_text("hello")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQMODELS_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert files.data_file("mine.txt") == files.Path("mine.txt")
+    assert files.data_file(tmp_path / "mine.txt") == tmp_path / "mine.txt"
+
+
 def test_missing_file_is_downloaded_from_its_source(monkeypatch, tmp_path):
     source = tmp_path / "input.txt"
     source.write_text("First Citizen:\n")

@@ -1,3 +1,8 @@
 """LightningDataModules for the ready tasks."""
 
+from seqmodels.data.char_text import CharTextDataModule as CharTextDataModule
 from seqmodels.data.series import SeriesDataModule as SeriesDataModule
+from seqmodels.data.text_classification import (
+    TextClassificationDataModule as TextClassificationDataModule,
+)
+from seqmodels.data.vocab import Vocabulary as Vocabulary

@@ -67,8 +67,8 @@ class CharTextDataModule(L.LightningDataModule):
     state from one batch to the next (truncated BPTT), as in pytorch/examples'
     word_language_model.
 
-    The file name is relative to ``data_dir`` (default ``$SEQMODELS_DATA_DIR``, see
-    :func:`seqmodels.data.files.data_file`) or absolute. Preset (``conf/data``):
+    The file is looked up by :func:`seqmodels.data.files.data_file`: under ``data_dir`` if given,
+    else as given if it exists, else under ``$SEQMODELS_DATA_DIR``. Preset (``conf/data``):
     ``tinyshakespeare`` (1.1 M characters, 65 distinct).
 
     After :meth:`setup`, :attr:`model_kwargs` is ``{"vocab_size": V}`` and :attr:`task_kwargs`

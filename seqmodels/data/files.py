@@ -66,6 +66,8 @@ def data_file(name: str | os.PathLike, root: str | os.PathLike | None = None) ->
 
     Args:
         name: a path relative to the data directory (``"sst2/train.tsv"``), or an absolute path.
+            Without ``root``, a file that exists as given (relative to the working directory)
+            is used as it is.
         root: the data directory to use instead of :func:`data_dir`.
 
     Raises:
@@ -76,6 +78,8 @@ def data_file(name: str | os.PathLike, root: str | os.PathLike | None = None) ->
 
         >>> path = data_file("tinyshakespeare/input.txt")  # doctest: +SKIP
     """
+    if root is None and Path(name).expanduser().is_file():
+        return Path(name).expanduser()
     root = Path(root).expanduser() if root is not None else data_dir()
     path = root / name
     if path.is_file():

@@ -75,8 +75,8 @@ class TextClassificationDataModule(L.LightningDataModule):
     the label set come from the training file only. Batches are ``(tokens, lengths, labels)`` of
     shapes ``(N, L)``, ``(N,)``, ``(N,)``, padded with ``<pad>`` to the longest text in the batch.
 
-    File names are relative to ``data_dir`` (default ``$SEQMODELS_DATA_DIR``, see
-    :func:`seqmodels.data.files.data_file`) or absolute. With no ``val_file``, the last
+    Files are looked up by :func:`seqmodels.data.files.data_file`: under ``data_dir`` if given,
+    else as given if they exist, else under ``$SEQMODELS_DATA_DIR``. With no ``val_file``, the last
     ``val_fraction`` of the training rows is held out for validation; with no ``test_file``, the
     test set is the validation set.
 
