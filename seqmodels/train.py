@@ -76,10 +76,12 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
 
 def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
     """Write the run's settings with its final metrics to TensorBoard's HPARAMS tab."""
-    settings = OmegaConf.to_container(cfg, resolve=True)
-    params = {key: settings[key] for key in ("data", "model", "task", "seed") if key in settings}
+    params = {
+        key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("data", "model", "task")
+    }
+    params["seed"] = cfg.seed
     params["trainer"] = {
-        key: settings["trainer"].get(key)
+        key: cfg.trainer.get(key)
         for key in ("max_epochs", "gradient_clip_val", "gradient_clip_algorithm", "devices")
     }
     finite = {name: value for name, value in metrics.items() if math.isfinite(value)}

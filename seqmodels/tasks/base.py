@@ -61,9 +61,11 @@ class SequenceTask(L.LightningModule):
       infinite. Training losses are checked before backward; validation and test losses are
       checked when ``validation_step`` / ``test_step`` return the loss (a tensor, or a dict with
       a ``"loss"`` key) -- so return it;
+    * saves the random number generators' states in checkpoints and restores them on resume, so a
+      run resumed from ``last.ckpt`` shuffles and drops out exactly as an uninterrupted one;
     * :meth:`log_figure` (a ``matplotlib.figure.Figure``, no pyplot needed) and :meth:`log_text`
-      write to TensorBoard when a TensorBoard logger is
-      attached, and do nothing otherwise.
+      write to TensorBoard when a TensorBoard logger is attached (:attr:`has_tensorboard`), and
+      do nothing otherwise.
 
     Gradient clipping is a Trainer setting (``gradient_clip_val`` / ``gradient_clip_algorithm``
     ``"norm"`` or ``"value"`` in ``conf/trainer``). Metric names are ``stage/name``
@@ -127,6 +129,21 @@ class SequenceTask(L.LightningModule):
             },
         }
 
+    # ---- exact resume ----------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng_states"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_states"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        resuming = self._trainer is not None and self.trainer.state.fn == "fit"
+        states = checkpoint.get("rng_states", {}) if resuming else {}
+        if "torch" in states:
+            torch.set_rng_state(states["torch"])
+        if "cuda" in states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states["cuda"])
+
     # ---- NaN / inf guard -------------------------------------------------------------------
 
     def _check_finite(self, loss: Any, stage: str, batch_idx: int | None = None) -> None:
@@ -156,6 +173,11 @@ class SequenceTask(L.LightningModule):
         self._check_finite(outputs, "test", batch_idx)
 
     # ---- TensorBoard extras ----------------------------------------------------------------
+
+    @property
+    def has_tensorboard(self) -> bool:
+        """Whether a TensorBoard logger is attached (skip building figures and samples if not)."""
+        return bool(self._tensorboards())
 
     def _tensorboards(self) -> list:
         if self._trainer is None:

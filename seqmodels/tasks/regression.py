@@ -99,11 +99,12 @@ class RegressionTask(SequenceTask):
         return loss
 
     def on_validation_epoch_end(self) -> None:
-        if not self.trainer.sanity_checking:
+        if self.has_tensorboard and not self.trainer.sanity_checking:
             self.log_figure("val/forecast", self._forecast_figure())
 
     def on_test_epoch_end(self) -> None:
-        self.log_figure("test/forecast", self._forecast_figure())
+        if self.has_tensorboard:
+            self.log_figure("test/forecast", self._forecast_figure())
 
     def _forecast_figure(self) -> Figure:
         actual = torch.cat(self._plot_data["actual"]).cpu()

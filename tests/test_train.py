@@ -1,0 +1,226 @@
+"""The training stack: configs compose, every experiment runs, runs reproduce and resume."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from seqmodels.evaluate import evaluate
+from seqmodels.tasks import RegressionTask
+from seqmodels.train import CONFIG_DIR, train
+
+ROOT = Path(CONFIG_DIR).parent
+EXPERIMENTS = sorted(path.stem for path in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+
+# Every run in these tests: quiet, on CPU, no sanity check.
+QUIET = ["callbacks.rich_progress_bar=null", "trainer.accelerator=cpu"]
+
+# Extra overrides that let an experiment run on the tiny files of `tiny_data_dir` (an experiment
+# without an entry runs with its own settings). Add a line here for a new experiment that needs
+# smaller windows, fewer samples, or a data file.
+TINY_DATA_OVERRIDES = {
+    "csv_series": ["data.series.path=series.csv", "data.series.column=value"],
+    "shakespeare": ["data.seq_len=16", "data.batch_size=4"],
+    "reverse": ["data.num_pairs=200"],
+    "translate": ["data.english_prefixes=null"],
+}
+
+# A small sine job: a few seconds per run.
+SMALL_SINE = [
+    "data.series.length=300",
+    "data.seq_len=10",
+    "data.batch_size=32",
+    "model.hidden_size=8",
+    "trainer.max_epochs=3",
+    "logger=csv",
+    *QUIET,
+]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run faster on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train"):
+    """Compose a config as the command line would, writing under ``output_dir``."""
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        return compose(config_name, overrides=[*overrides, f"paths.output_dir={output_dir}"])
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path, monkeypatch):
+    """A data directory with tiny copies of every data set's files, as SEQMODELS_DATA_DIR."""
+    root = tmp_path / "data"
+    words = ["good", "bad", "happy", "sad", "not", "very", "this", "is"]
+    sentences = [f"{words[i % 8]} {words[(3 * i) % 8]} {words[(5 * i + 1) % 8]}" for i in range(24)]
+    files = {
+        "tinyshakespeare/input.txt": "First Citizen:\nBefore we proceed any further, hear me.\n"
+        * 30,
+        "sst2/train.tsv": "sentence\tlabel\n"
+        + "".join(f"{s} \t{i % 2}\n" for i, s in enumerate(sentences)),
+        "sst2/dev.tsv": "sentence\tlabel\n"
+        + "".join(f"{s}\t{i % 2}\n" for i, s in enumerate(sentences[:8])),
+        "tiny-sentiment/train.tsv": "text\tlabel\n"
+        + "".join(f"{s}\t{i % 2}\n" for i, s in enumerate(sentences)),
+        "tiny-sentiment/test.tsv": "text\tlabel\n"
+        + "".join(f"{s}\t{i % 2}\n" for i, s in enumerate(sentences[:8])),
+        "eng-fra/eng-fra.txt": "".join(
+            f"I am {w} {i}.\tJe suis {w} {i}.\n" for i in range(20) for w in ("cold", "tall")
+        ),
+        "series.csv": "time,value\n" + "".join(f"{t},{(t * 7) % 13}\n" for t in range(80)),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    monkeypatch.setenv("SEQMODELS_DATA_DIR", str(root))
+    return root
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_file_starts_with_its_command(name):
+    lines = (Path(CONFIG_DIR) / "experiment" / f"{name}.yaml").read_text().splitlines()
+    # Hydra reads the package header only at the very top, so the command comes second
+    assert lines[0] == "# @package _global_"
+    assert lines[1].startswith(f"# python scripts/train.py experiment={name}")
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_runs_fast_dev_run_and_logs_its_monitored_metrics(name, tiny_data_dir, tmp_path):
+    overrides = [f"experiment={name}", "trainer.fast_dev_run=true", *QUIET]
+    cfg = compose_config([*overrides, *TINY_DATA_OVERRIDES.get(name, [])], tmp_path)
+    assert "experiment" not in cfg, "experiment keys landed under `experiment:` (package header?)"
+    metrics = train(cfg)
+    monitored = {c.monitor for c in cfg.callbacks.values() if c is not None and "monitor" in c}
+    if cfg.task.get("scheduler") is not None:
+        monitored.add(cfg.task.scheduler_monitor)
+    assert monitored <= set(metrics), f"monitored but never logged: {monitored - set(metrics)}"
+    assert any(key.startswith("test/") for key in metrics)
+    assert compose_config([f"experiment={name}"], tmp_path, "eval").task == cfg.task
+
+
+def test_default_job_is_the_sine_experiment(tmp_path):
+    default = compose_config([], tmp_path)
+    sine = compose_config(["experiment=sine"], tmp_path)
+    assert OmegaConf.to_container(default) == OmegaConf.to_container(sine)
+    assert default.data.seq_len == 50
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trainer.max_epoch=3", "max_epoch"),
+        ("model.hiden_size=8", "hiden_size"),
+        ("seeed=1", "seeed"),
+    ],
+)
+def test_a_typo_in_an_override_fails_naming_the_key(override, key, tmp_path):
+    with pytest.raises(ConfigCompositionException, match=key):
+        compose_config([override], tmp_path)
+
+
+def test_optuna_search_and_slurm_launcher_compose():
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hparams_search=optuna", "hydra/launcher=slurm"],
+            return_hydra_config=True,
+        )
+    assert cfg.optimized_metric == "val/rmse"
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert set(cfg.hydra.sweeper.params) == {"model.cell", "model.hidden_size", "task.optimizer.lr"}
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.tasks_per_node == 1
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path):
+    first = train(compose_config(SMALL_SINE, tmp_path / "a"))
+    second = train(compose_config(SMALL_SINE, tmp_path / "b"))
+    assert first == second
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+    whole = train(compose_config([*SMALL_SINE, "trainer.max_epochs=4"], tmp_path / "whole"))
+    train(compose_config([*SMALL_SINE, "trainer.max_epochs=2", "test=false"], tmp_path / "part"))
+    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
+    resumed = train(
+        compose_config(
+            [*SMALL_SINE, "trainer.max_epochs=4", f"ckpt_path={last}"], tmp_path / "resumed"
+        )
+    )
+    assert resumed == whole
+
+
+def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
+    exploding = ["task.optimizer.lr=1e30", "model.cell=rnn_relu", "trainer.max_epochs=2"]
+    with pytest.raises(
+        FloatingPointError, match=r"non-finite train loss .* at epoch \d+, global step"
+    ):
+        train(compose_config([*SMALL_SINE, *exploding], tmp_path))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("run")
+    overrides = [*SMALL_SINE, "trainer.max_epochs=1", "logger=tensorboard"]
+    return overrides, output_dir, train(compose_config(overrides, output_dir))
+
+
+def test_checkpoint_loads_without_hydra(trained_run):
+    _, output_dir, _ = trained_run
+    path = output_dir / "checkpoints" / "last.ckpt"
+    assert torch.load(path, weights_only=True)["hyper_parameters"]["model"]["hidden_size"] == 8
+    task = RegressionTask.load_from_checkpoint(path)
+    assert task.model(torch.randn(2, 10, 1)).shape == (2, 1)
+
+
+def test_evaluate_reproduces_the_test_metrics_of_training(trained_run, tmp_path):
+    overrides, output_dir, metrics = trained_run
+    (best,) = (output_dir / "checkpoints").glob("best-*.ckpt")
+    eval_overrides = [o for o in overrides if not o.startswith("trainer.max_epochs")]
+    tested = evaluate(compose_config([*eval_overrides, f"ckpt_path={best}"], tmp_path, "eval"))
+    assert tested == {k: v for k, v in metrics.items() if k.startswith("test/")}
+
+
+def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, output_dir, metrics = trained_run
+    events = EventAccumulator(str(output_dir / "tensorboard")).Reload()
+    assert "_hparams_/session_start_info" in events.summary_metadata
+    assert {"val/rmse", "test/rmse", "test/persistence_rmse"} <= set(events.Tags()["scalars"])
+    assert "val/rmse" in metrics
+
+
+def run_script(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tmp_path):
+    args = [*SMALL_SINE, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=2"]
+    result = run_script([*args, f"hydra.run.dir={tmp_path}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test/rmse" in result.stdout
+
+
+@pytest.mark.slow
+def test_multirun_sweep_over_cells(tmp_path):
+    args = ["-m", "model.cell=rnn,lstm,gru", *SMALL_SINE, "trainer.fast_dev_run=true"]
+    result = run_script([*args, f"hydra.sweep.dir={tmp_path}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("test/rmse") == 3
