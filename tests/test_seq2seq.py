@@ -12,6 +12,15 @@ PAD, SOS, EOS = 0, 1, 2
 VOCAB = 9
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny(**kwargs) -> Seq2Seq:
     torch.manual_seed(0)
     args = dict(embedding_dim=6, hidden_size=8, pad_id=PAD, sos_id=SOS, eos_id=EOS)
