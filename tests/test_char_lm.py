@@ -1,10 +1,18 @@
 """Character language modelling: the text data, CharLM and the language-model task."""
 
+import math
+import runpy
+from pathlib import Path
+
+import lightning as L
 import pytest
 import torch
 
 from seqmodels.data.char_text import BPTTWindows, CharTextDataModule, batchify
 from seqmodels.models.char_lm import CharLM
+from seqmodels.tasks.language_model import LanguageModelTask
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 TEXT = "to be or not to be, that is the question.\n" * 5  # 210 characters
 
@@ -125,3 +133,91 @@ def test_generate_restores_training_mode_and_rejects_bad_arguments():
         model.generate(torch.tensor([1]), 2, top_k=0)
     with pytest.raises(ValueError, match=r"prompt_ids must be \(L,\) or \(N, L\) with L >= 1"):
         model.generate(torch.tensor([], dtype=torch.long), 2)
+
+
+# ---- LanguageModelTask and scripts/generate.py -------------------------------------------------
+
+
+def lm_task_and_data(text_file, **task_kwargs):
+    dm = CharTextDataModule(str(text_file), seq_len=8, batch_size=3)
+    dm.setup("fit")
+    spec = {"_target_": "seqmodels.models.CharLM", "embedding_dim": 8, "hidden_size": 16}
+    torch.manual_seed(0)
+    task = LanguageModelTask({**spec, **dm.model_kwargs}, **dm.task_kwargs, **task_kwargs)
+    return task, dm
+
+
+def trainer(tmp_path, **kwargs):
+    defaults = {"max_epochs": 1, "logger": False, "enable_checkpointing": False}
+    return L.Trainer(
+        **{**defaults, **kwargs},
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+
+
+def test_state_is_carried_detached_across_windows_and_reset_each_epoch(text_file, tmp_path):
+    task, dm = lm_task_and_data(text_file)
+    calls = []
+    forward = task.model.forward
+
+    def spy(tokens, state=None):
+        calls.append(state)
+        logits, new_state = forward(tokens, state)
+        calls.append(new_state)
+        return logits, new_state
+
+    task.model.forward = spy
+    trainer(tmp_path, max_epochs=2, limit_val_batches=0).fit(task, datamodule=dm)
+    windows = len(dm.train_set)  # 62 columns of 3 streams -> 8 windows of up to 8 characters
+    initial, final = calls[0::2], calls[1::2]
+    assert len(initial) == 2 * windows
+    assert initial[0] is None and initial[windows] is None  # a fresh state each epoch
+    for k in [*range(1, windows), *range(windows + 1, 2 * windows)]:
+        h, c = initial[k]
+        assert h.grad_fn is None and c.grad_fn is None  # detached: backprop stops at the window
+        torch.testing.assert_close(h, final[k - 1][0].detach())  # ... and carried over
+
+
+def test_validation_metrics_are_means_over_characters_and_a_sample_is_logged(
+    text_file, tmp_path, monkeypatch
+):
+    task, dm = lm_task_and_data(text_file, sample_prompt="to", sample_length=12)
+    samples = []
+    monkeypatch.setattr(task, "log_text", lambda tag, text: samples.append((tag, text)))
+    fit = trainer(tmp_path, limit_train_batches=2)
+    fit.fit(task, datamodule=dm)
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for inputs, targets in dm.val_dataloader():
+            logits, state = task.model(inputs, state)
+            total += torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1), targets.flatten(), reduction="sum"
+            )
+            count += targets.numel()
+    metrics = fit.callback_metrics
+    torch.testing.assert_close(metrics["val/loss"], total / count)
+    torch.testing.assert_close(metrics["val/bpc"], metrics["val/loss"] / math.log(2))
+    torch.testing.assert_close(metrics["val/ppl"], metrics["val/loss"].exp())
+    assert {"train/loss", "train/bpc"} <= set(metrics)
+    assert [tag for tag, _ in samples] == ["val/sample"]  # once per validation, not at sanity check
+    assert samples[0][1].startswith("```\nto") and len(samples[0][1]) == len("```\n\n```") + 14
+
+
+def test_checkpoint_carries_the_vocabulary_and_generate_script_samples_from_it(
+    text_file, tmp_path, capsys
+):
+    task, dm = lm_task_and_data(text_file, sample_length=0)
+    fit = trainer(tmp_path, limit_train_batches=2, limit_val_batches=0)
+    fit.fit(task, datamodule=dm)
+    fit.save_checkpoint(tmp_path / "lm.ckpt")
+    generate = runpy.run_path(str(SCRIPTS / "generate.py"))["main"]
+    args = [str(tmp_path / "lm.ckpt"), "--prompt", "to be", "--length", "30", "--seed", "3"]
+    text = generate(args)
+    assert text.startswith("to be") and len(text) == 35 and set(text) <= set(TEXT)
+    assert generate(args) == text  # same seed, same sample
+    assert capsys.readouterr().out == f"{text}\n{text}\n"
+    with pytest.raises(SystemExit):
+        generate([str(tmp_path / "lm.ckpt"), "--prompt", "Z"])
+    assert "token 'Z' is not in the vocabulary" in capsys.readouterr().err

@@ -1,10 +1,14 @@
 """Sentiment classification: TSV data, the SequenceClassifier and the classification task."""
 
+from functools import partial
+
+import lightning as L
 import pytest
 import torch
 
 from seqmodels.data.text_classification import TextClassificationDataModule, tokenize
 from seqmodels.models.classifier import SequenceClassifier
+from seqmodels.tasks.classification import ClassificationTask, confusion_figure
 
 TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nnot good\t0\n"
 TEST = "text\tlabel\ngood\t1\nawful film\t0\n"
@@ -149,3 +153,65 @@ def test_bad_arguments_are_named():
         classifier()(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 0]))
     with pytest.raises(ValueError, match=r"tokens must be \(N, L\)"):
         classifier()(torch.tensor([1, 2, 3]))
+
+
+# ---- ClassificationTask ------------------------------------------------------------------------
+
+
+def fit_classifier(tsv_dir, tmp_path, **trainer_kwargs):
+    dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir), batch_size=4)
+    dm.setup("fit")
+    spec = {"_target_": "seqmodels.models.SequenceClassifier", "embedding_dim": 8, "hidden_size": 8}
+    torch.manual_seed(0)
+    task = ClassificationTask(
+        {**spec, **dm.model_kwargs},
+        optimizer=partial(torch.optim.Adam, lr=0.05),
+        **dm.task_kwargs,
+    )
+    trainer_kwargs = {"max_epochs": 25, **trainer_kwargs}
+    trainer = L.Trainer(
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+        **trainer_kwargs,
+    )
+    trainer.fit(task, datamodule=dm)
+    return task, trainer
+
+
+def test_task_learns_and_its_checkpoint_predicts_without_hydra(tsv_dir, tmp_path):
+    task, trainer = fit_classifier(tsv_dir, tmp_path, logger=False)
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/f1"} <= set(
+        trainer.callback_metrics
+    )
+    assert trainer.callback_metrics["train/acc"] == 1.0
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    loaded = ClassificationTask.load_from_checkpoint(tmp_path / "model.ckpt")
+    texts = ["good movie", "bad movie", "very good , very good !", "not good"]
+    assert loaded.predict(texts) == ["1", "0", "1", "0"]
+    with pytest.raises(ValueError, match="without any token"):
+        loaded.predict(["  "])
+
+
+def test_confusion_matrix_figure_goes_to_tensorboard_at_each_validation(tsv_dir, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="", version="")
+    fit_classifier(tsv_dir, tmp_path, logger=logger, max_epochs=2)
+    events = EventAccumulator(str(tmp_path)).Reload()
+    assert len(events.Images("val/confusion_matrix")) == 2
+
+
+def test_confusion_figure_shows_counts_with_true_rows_and_predicted_columns():
+    figure = confusion_figure(torch.tensor([[5, 1], [2, 7]]), ["neg", "pos"])
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.texts] == ["5", "1", "2", "7"]
+    assert (axes.get_ylabel(), axes.get_xlabel()) == ("true", "predicted")
+
+
+def test_labels_must_match_the_number_of_classes():
+    spec = {"_target_": "seqmodels.models.SequenceClassifier", "vocab_size": 5, "num_classes": 3}
+    with pytest.raises(ValueError, match="labels has 2 entries but model num_classes is 3"):
+        ClassificationTask(spec, labels=["0", "1"])
