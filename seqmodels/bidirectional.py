@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqmodels.cells import State
-from seqmodels.recurrent import check_lengths
+from seqmodels.recurrent import check_lengths, reverse_order
 
 __all__ = ["Bidirectional", "MERGE_MODES"]
 
@@ -124,7 +124,7 @@ class Bidirectional(nn.Module):
     def _forward_packed(
         self, input: PackedSequence, hx_forward: State | None, hx_backward: State | None
     ) -> tuple[PackedSequence | tuple, State]:
-        order = _reverse_order(input.batch_sizes).to(input.data.device)
+        order = reverse_order(input.batch_sizes.tolist(), input.data.device)
         reversed_input = input._replace(data=input.data.index_select(0, order))
         forward_out, forward_h = self.forward_layer(input, hx_forward)
         backward_out, backward_h = self.backward_layer(reversed_input, hx_backward)
@@ -151,20 +151,6 @@ class Bidirectional(nn.Module):
 
     def extra_repr(self) -> str:
         return f"merge={self.merge!r}"
-
-
-def _reverse_order(batch_sizes: Tensor) -> Tensor:
-    """Row permutation of packed data that reverses every sequence within its own length.
-
-    Row ``offset[t] + b`` (step ``t`` of sequence ``b``) takes row ``offset[length_b - 1 - t]
-    + b``. The permutation is its own inverse.
-    """
-    batch_sizes = batch_sizes.to("cpu", torch.int64)
-    offsets = torch.cumsum(batch_sizes, 0) - batch_sizes  # first row of each step
-    lengths = (batch_sizes.unsqueeze(0) > torch.arange(int(batch_sizes[0])).unsqueeze(1)).sum(1)
-    step = torch.repeat_interleave(torch.arange(len(batch_sizes)), batch_sizes)  # per row
-    sequence = torch.arange(len(step)) - offsets[step]
-    return offsets[lengths[sequence] - 1 - step] + sequence
 
 
 def _split_state(hx: State) -> tuple[State, State]:

@@ -10,9 +10,10 @@ time, stack it in layers, run it backwards and over variable lengths:
   leading shape ``(*, input_size)``. A layer calls it once for all time steps (one big matmul).
 * ``step(projected, state)``: the rest of the step, from one projected input ``(N, P)`` and the
   state (a tensor, or a tuple of tensors when ``len(state_sizes) > 1``) to the new state.
-* ``scan(projected, state, reverse=False)``: ``step`` over all ``L`` steps of a dense batch
-  ``(L, N, P)``, returning the outputs ``(L, N, H_out)`` and the final state. The base class
-  loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does).
+* ``scan(projected, batch_sizes, state)``: ``step`` over a batch of sequences in the packed
+  layout (``batch_sizes[t]`` rows of ``projected`` for step ``t``, sequences sorted by decreasing
+  length), returning the outputs in the same layout and each sequence's final state. The base
+  class loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does).
 
 ``forward(input, hx=None)`` matches the ``torch.nn`` cell of the same name: batched ``(N, H_in)``
 or unbatched ``(H_in)`` input, a zero state when ``hx`` is None, and the same return values.
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused_lstm import LSTMScan
+from seqmodels.fused_lstm import LSTMScan, last_rows
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -55,20 +56,34 @@ class RecurrentCell(nn.Module):
         """One time step from a projected input ``(N, P)`` and the state to the new state."""
         raise NotImplementedError
 
-    def scan(self, projected: Tensor, state: State, reverse: bool = False) -> tuple[Tensor, State]:
-        """Run :meth:`step` over the time steps of ``projected`` ``(L, N, P)``.
+    def scan(self, projected: Tensor, batch_sizes: list[int], state: State) -> tuple[Tensor, State]:
+        """Run :meth:`step` over sequences in the packed layout.
 
-        Returns the outputs ``(L, N, H_out)`` in time order and the state after the last step
-        (after the first one when ``reverse``).
+        Args:
+            projected: ``(S, P)``, ``S = sum(batch_sizes)``: the projected inputs of step 0 for
+                all ``N`` sequences, then of step 1 for those still running, and so on
+                (sequences sorted by decreasing length, as in a ``PackedSequence``; a dense
+                batch is ``L`` equal batch sizes).
+            batch_sizes: the number of sequences running at each step.
+            state: the initial state of the ``N`` sequences.
+
+        Returns:
+            the outputs ``(S, H_out)`` in the same layout, and each sequence's final state.
         """
-        steps = projected.unbind(0)
+        single = not isinstance(state, tuple)
+        current = (state,) if single else state
+        ended: list[tuple[Tensor, ...]] = []  # states of sequences that ended, latest first
         outputs = []
-        for x in reversed(steps) if reverse else steps:
-            state = self.step(x, state)
-            outputs.append(state[0] if isinstance(state, tuple) else state)
-        if reverse:
-            outputs.reverse()
-        return torch.stack(outputs), state
+        for x, size in zip(projected.split(batch_sizes), batch_sizes, strict=True):
+            if size < current[0].size(0):  # sequences size.. end here
+                ended.append(tuple(s[size:] for s in current))
+                current = tuple(s[:size] for s in current)
+            new = self.step(x, current[0] if single else current)
+            current = (new,) if single else new
+            outputs.append(current[0])
+        ended.append(current)
+        final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
+        return torch.cat(outputs), (final[0] if single else final)
 
     def reset_parameters(self) -> None:
         k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
@@ -341,19 +356,17 @@ class LSTMCell(RecurrentCell):
         return h, c
 
     def scan(
-        self, projected: Tensor, state: tuple[Tensor, Tensor], reverse: bool = False
+        self, projected: Tensor, batch_sizes: list[int], state: tuple[Tensor, Tensor]
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """The whole sequence at once with :class:`~seqmodels.fused_lstm.LSTMScan`.
+        """All steps at once with :class:`~seqmodels.fused_lstm.LSTMScan` (same values).
 
         Falls back to stepping for projections and for subclasses that change :meth:`step`.
         """
         if self.proj_size or type(self).step is not LSTMCell.step:
-            return super().scan(projected, state, reverse)
-        if reverse:
-            projected = projected.flip(0)
-        outputs, c = LSTMScan.apply(projected, state[0], state[1], self.weight_hh)
-        h = outputs[-1]
-        return (outputs.flip(0) if reverse else outputs), (h, c)
+            return super().scan(projected, batch_sizes, state)
+        outputs, cells = LSTMScan.apply(projected, state[0], state[1], self.weight_hh, batch_sizes)
+        last = last_rows(batch_sizes, projected.device)
+        return outputs, (outputs.index_select(0, last), cells.index_select(0, last))
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

@@ -1,16 +1,16 @@
-r"""The LSTM recurrence over a whole sequence, with back-propagation through time by hand.
+r"""The LSTM recurrence over a whole batch of sequences, with back-propagation through time by hand.
 
 Autograd through :meth:`seqmodels.LSTMCell.step` computes the gradient of ``weight_hh`` as one
-small matmul per time step. This function computes the same values with one matmul per step in
-each direction of the pass, and the weight gradient as a single matmul over all steps:
+small matmul per time step. :class:`LSTMScan` computes the same values with one matmul per step
+in each direction of the pass, and the weight gradient as a single matmul over all steps:
 
 .. math::
     \frac{\partial L}{\partial W_{hh}} = \sum_t \delta_t^\top h_{t-1}
-        = \Delta^\top H_{\mathrm{prev}}, \qquad
-    \Delta = (\delta_1, \dots, \delta_L), \; H_{\mathrm{prev}} = (h_0, \dots, h_{L-1})
+        = \Delta^\top H_{\mathrm{prev}}
 
-where :math:`\delta_t` is the gradient of the gate pre-activations at step :math:`t`. The tests
-check it against ``torch.nn.LSTM`` and with ``torch.autograd.gradcheck``.
+where :math:`\delta_t` is the gradient of the gate pre-activations at step :math:`t`, and
+:math:`\Delta`, :math:`H_{\mathrm{prev}}` stack them (and the previous hidden states) over all
+steps and sequences. The tests check it against ``torch.nn.LSTM`` and with ``gradcheck``.
 """
 
 from __future__ import annotations
@@ -21,64 +21,102 @@ from torch.autograd.function import once_differentiable
 
 
 class LSTMScan(torch.autograd.Function):
-    """``(projected, h_0, c_0, weight_hh) -> (outputs, c_n)`` for a dense batch.
+    """``(projected, h_0, c_0, weight_hh, batch_sizes) -> (outputs, cells)``, packed layout.
 
-    ``projected`` is ``(L, N, 4H)``: the input projections of all steps, both biases included
-    (:meth:`seqmodels.LSTMCell.project_input`). ``outputs`` is ``(L, N, H)``; the final hidden
-    state is ``outputs[-1]``.
+    ``projected`` is ``(S, 4H)``: the input projections of every step of every sequence (both
+    biases included, see :meth:`seqmodels.LSTMCell.project_input`) in the packed layout of
+    :func:`seqmodels.recurrent.run_cell`: ``batch_sizes[t]`` rows per step ``t``, sequences
+    sorted by decreasing length. ``h_0``, ``c_0`` are ``(N, H)``. Returns the hidden states
+    ``outputs`` and the cell states ``cells`` of every step, both ``(S, H)`` in the same layout.
     """
 
     @staticmethod
-    def forward(ctx, projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor):  # noqa: ANN205
-        steps, hidden = projected.size(0), c0.size(1)
+    def forward(ctx, projected, h0, c0, weight_hh, batch_sizes):  # noqa: ANN001, ANN205
+        hidden = c0.size(1)
         weight_t = weight_hh.t()
-        outputs = projected.new_empty(steps, *h0.shape)
-        cells = projected.new_empty(steps + 1, *c0.shape)  # c_0 .. c_L
-        cells[0] = c0
+        outputs = projected.new_empty(projected.size(0), h0.size(1))
+        cells = projected.new_empty(projected.size(0), hidden)
+        tanh_cells = torch.empty_like(cells)
         gates = torch.empty_like(projected)  # activated i, f, g, o of every step
-        tanh_cells = projected.new_empty(steps, *c0.shape)
-        h = h0
-        for t in range(steps):
-            pre = torch.addmm(projected[t], h, weight_t)  # (N, 4H)
-            act = gates[t]
+        h, c, start = h0, c0, 0
+        for size in batch_sizes:
+            rows = slice(start, start + size)
+            pre = torch.addmm(projected[rows], h[:size], weight_t)  # (N_t, 4H)
+            act = gates[rows]
             torch.sigmoid(pre, out=act)
             i, f, g, o = act.unsafe_chunk(4, 1)
             g.copy_(pre[:, 2 * hidden : 3 * hidden].tanh())  # tanh(out=strided view) is slow
-            torch.addcmul(f * cells[t], i, g, out=cells[t + 1])
-            torch.tanh(cells[t + 1], out=tanh_cells[t])
-            h = torch.mul(o, tanh_cells[t], out=outputs[t])
-        ctx.save_for_backward(h0, weight_hh, outputs, cells, gates, tanh_cells)
-        return outputs, cells[steps].clone()
+            c = torch.addcmul(f * c[:size], i, g, out=cells[rows])
+            torch.tanh(c, out=tanh_cells[rows])
+            h = torch.mul(o, tanh_cells[rows], out=outputs[rows])
+            start += size
+        ctx.batch_sizes = batch_sizes
+        ctx.save_for_backward(h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
+        return outputs, cells
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_outputs: Tensor | None, grad_cell: Tensor | None):  # noqa: ANN205
-        h0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
-        steps, hidden = outputs.size(0), cells.size(2)
+    def backward(ctx, grad_outputs, grad_cells):  # noqa: ANN001, ANN205
+        h0, c0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
+        batch_sizes, hidden = ctx.batch_sizes, cells.size(1)
         if grad_outputs is None:
             grad_outputs = torch.zeros_like(outputs)
-        grad_c = torch.zeros_like(cells[0]) if grad_cell is None else grad_cell.clone()
+        if grad_cells is None:
+            grad_cells = torch.zeros_like(cells)
         # derivative of each activation at its output, for all steps at once
         slope = gates * (1 - gates)
-        g = gates[..., 2 * hidden : 3 * hidden]
-        slope[..., 2 * hidden : 3 * hidden] = 1 - g * g
-        o = gates[..., 3 * hidden :]
-        slope_c = o * (1 - tanh_cells * tanh_cells)  # d h / d c through tanh, times o
-        grad_gates = torch.empty_like(gates)  # δ_t, pre-activation
-        grad_h = torch.zeros_like(h0)
-        for t in range(steps - 1, -1, -1):
-            grad_h = grad_h + grad_outputs[t]
-            i, f, g, o = gates[t].unsafe_chunk(4, 1)
-            d_i, d_f, d_g, d_o = grad_gates[t].unsafe_chunk(4, 1)
-            torch.mul(grad_h, tanh_cells[t], out=d_o)
-            grad_c = torch.addcmul(grad_c, grad_h, slope_c[t])
+        g = gates[:, 2 * hidden : 3 * hidden]
+        slope[:, 2 * hidden : 3 * hidden] = 1 - g * g
+        slope_c = gates[:, 3 * hidden :] * (1 - tanh_cells * tanh_cells)  # o * tanh'(c)
+        grad_gates = torch.empty_like(gates)  # δ, pre-activation, every step
+        starts = [0]
+        for size in batch_sizes[:-1]:
+            starts.append(starts[-1] + size)
+        grad_h = grad_c = h0.new_zeros(0, h0.size(1))  # from step t + 1 into step t's state
+        for t in range(len(batch_sizes) - 1, -1, -1):
+            size, start = batch_sizes[t], starts[t]
+            rows = slice(start, start + size)
+            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
+            grad_c = _add_to_first_rows(grad_cells[rows], grad_c)
+            i, f, g, o = gates[rows].unsafe_chunk(4, 1)
+            d_i, d_f, d_g, d_o = grad_gates[rows].unsafe_chunk(4, 1)
+            c_prev = c0[:size] if t == 0 else cells[starts[t - 1] : starts[t - 1] + size]
+            torch.mul(grad_h, tanh_cells[rows], out=d_o)
+            grad_c = torch.addcmul(grad_c, grad_h, slope_c[rows])
             torch.mul(grad_c, g, out=d_i)
-            torch.mul(grad_c, cells[t], out=d_f)
+            torch.mul(grad_c, c_prev, out=d_f)
             torch.mul(grad_c, i, out=d_g)
-            grad_gates[t].mul_(slope[t])
+            grad_gates[rows].mul_(slope[rows])
             grad_c = grad_c * f
-            grad_h = grad_gates[t] @ weight_hh  # (N, 4H) @ (4H, H)
-        # (L, N, H) previous hidden states h_0 .. h_{L-1}
-        previous = torch.cat((h0.unsqueeze(0), outputs[:-1]))
-        grad_weight = grad_gates.flatten(0, 1).t() @ previous.flatten(0, 1)  # (4H, H)
-        return grad_gates, grad_h, grad_c, grad_weight
+            grad_h = grad_gates[rows] @ weight_hh  # (N_t, 4H) @ (4H, H)
+        # (S, H): the hidden state each row's step started from
+        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        grad_weight = grad_gates.t() @ previous  # (4H, H)
+        return grad_gates, grad_h, grad_c, grad_weight, None
+
+
+def _add_to_first_rows(grad: Tensor, carried: Tensor) -> Tensor:
+    """``grad`` plus ``carried`` on its first rows (sequences that go on to the next step)."""
+    if carried.size(0) == grad.size(0):
+        return grad + carried
+    grad = grad.clone()
+    grad[: carried.size(0)] += carried
+    return grad
+
+
+def _previous_rows(batch_sizes: list[int], h0: Tensor) -> Tensor:
+    """Row of ``cat((h0, outputs))`` holding the state each packed row's step started from."""
+    sizes = torch.tensor(batch_sizes)
+    starts = torch.cumsum(sizes, 0) - sizes
+    step = torch.repeat_interleave(torch.arange(len(batch_sizes)), sizes)  # step of each row
+    sequence = torch.arange(int(sizes.sum())) - starts[step]
+    previous_start = torch.where(step == 0, 0, h0.size(0) + starts[(step - 1).clamp(min=0)])
+    return (previous_start + sequence).to(h0.device)
+
+
+def last_rows(batch_sizes: list[int], device: torch.device) -> Tensor:
+    """Row of each sequence's last step in the packed layout, ``(N,)`` in sorted order."""
+    sizes = torch.tensor(batch_sizes)
+    starts = torch.cumsum(sizes, 0) - sizes
+    lengths = (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)
+    return (starts[lengths - 1] + torch.arange(batch_sizes[0])).to(device)

@@ -278,56 +278,40 @@ def run_cell(
     state: tuple[Tensor, ...],
     reverse: bool = False,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run ``cell`` over a batch of sequences in the packed layout.
+    """Run ``cell`` over a batch of sequences in the packed layout (see ``RecurrentCell.scan``).
 
     Args:
-        data: ``(sum(batch_sizes), H_in)``: the inputs of step 0 for all sequences, then those of
-            step 1 for the sequences still running, and so on (sequences sorted by decreasing
-            length, as in a ``PackedSequence``; a dense batch is ``L`` equal batch sizes).
+        data: ``(sum(batch_sizes), H_in)`` inputs in the packed layout.
         batch_sizes: the number of sequences running at each step.
         state: the initial state, a tuple of ``(N, size)`` tensors.
-        reverse: run each sequence from its last valid step to its first.
+        reverse: run each sequence from its last valid step to its first (a forward run over
+            the inputs reversed within each sequence's length).
 
     Returns:
-        the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state (each
-        sequence's state after its last step; after its first when ``reverse``).
+        the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state.
     """
-    projected = cell.project_input(data)
+    if reverse:
+        order = reverse_order(batch_sizes, data.device)
+        data = data.index_select(0, order)
     single = len(state) == 1
-    if batch_sizes[0] == batch_sizes[-1]:  # dense: all sequences run every step
-        steps = len(batch_sizes)
-        # (L * N, P) -> (L, N, P)
-        outputs, final = cell.scan(
-            projected.view(steps, batch_sizes[0], -1), state[0] if single else state, reverse
-        )
-        return outputs.flatten(0, 1), ((final,) if single else final)
-    projected = projected.split(batch_sizes)  # one (N_t, P) tensor per step
-    outputs: list[Tensor] = []
-    if not reverse:
-        ended: list[tuple[Tensor, ...]] = []
-        current = state
-        for x, size in zip(projected, batch_sizes, strict=True):
-            if size < current[0].size(0):  # sequences size.. end here
-                ended.append(tuple(s[size:] for s in current))
-                current = tuple(s[:size] for s in current)
-            new = cell.step(x, current[0] if single else current)
-            current = (new,) if single else new
-            outputs.append(current[0])
-        ended.append(current)
-        final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
-        return torch.cat(outputs), final
-    running = batch_sizes[-1]
-    current = tuple(s[:running] for s in state)
-    for x, size in zip(reversed(projected), reversed(batch_sizes), strict=True):
-        if size > running:  # sequences running..size start (from their end) here
-            current = tuple(
-                torch.cat((c, s[running:size])) for c, s in zip(current, state, strict=True)
-            )
-            running = size
-        new = cell.step(x, current[0] if single else current)
-        current = (new,) if single else new
-        outputs.append(current[0])
-    return torch.cat(outputs[::-1]), current
+    outputs, final = cell.scan(cell.project_input(data), batch_sizes, state[0] if single else state)
+    if reverse:
+        outputs = outputs.index_select(0, order)
+    return outputs, ((final,) if single else final)
+
+
+def reverse_order(batch_sizes: list[int], device: torch.device) -> Tensor:
+    """Row permutation of packed data that reverses every sequence within its own length.
+
+    Row ``start[t] + b`` (step ``t`` of sequence ``b``) takes row ``start[length_b - 1 - t]
+    + b``. The permutation is its own inverse.
+    """
+    sizes = torch.tensor(batch_sizes)
+    starts = torch.cumsum(sizes, 0) - sizes  # first row of each step
+    lengths = (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)
+    step = torch.repeat_interleave(torch.arange(len(batch_sizes)), sizes)  # step of each row
+    sequence = torch.arange(len(step)) - starts[step]
+    return (starts[lengths[sequence] - 1 - step] + sequence).to(device)
 
 
 def check_lengths(owner: nn.Module, lengths: object, batch_size: int, max_length: int) -> Tensor:

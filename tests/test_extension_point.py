@@ -120,14 +120,15 @@ def test_layer_norm_lstm_cell_passes_gradcheck():
     )
 
 
-def test_fused_lstm_scan_passes_gradcheck():
+@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
+def test_fused_lstm_scan_passes_gradcheck(batch_sizes):
     generator = torch.Generator().manual_seed(0)
-    projected, h0, c0 = (
+    shapes = ((sum(batch_sizes), 16), (batch_sizes[0], 4), (batch_sizes[0], 4), (16, 4))
+    inputs = [
         torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in ((5, 3, 16), (3, 4), (3, 4))
-    )
-    weight = torch.randn(16, 4, generator=generator, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(LSTMScan.apply, (projected, h0, c0, weight))
+        for shape in shapes
+    ]
+    assert torch.autograd.gradcheck(lambda *x: LSTMScan.apply(*x, batch_sizes), inputs)
 
 
 def test_lstm_subclass_that_changes_step_is_stepped_not_fused():
