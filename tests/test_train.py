@@ -5,14 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate
 from seqmodels.tasks import RegressionTask
+from seqmodels.tasks.base import build_model
 from seqmodels.train import CONFIG_DIR, train
 
 ROOT = Path(CONFIG_DIR).parent
@@ -178,6 +182,21 @@ def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
         train(compose_config([*SMALL_SINE, *exploding], tmp_path))
 
 
+def test_nan_validation_loss_names_the_stage_and_batch():
+    task = RegressionTask({"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 4})
+    batches = DataLoader(TensorDataset(torch.full((4, 3, 1), float("nan")), torch.zeros(4, 1)))
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(FloatingPointError, match=r"non-finite val loss \(\[nan\]\) .* val batch 0"):
+        trainer.validate(task, batches, verbose=False)
+
+
+def test_build_model_errors_name_the_problem():
+    with pytest.raises(ValueError, match="needs a '_target_' key"):
+        build_model({"hidden_size": 8})
+    with pytest.raises(ValueError, match="cannot import 'seqmodels.models.Nope'"):
+        build_model({"_target_": "seqmodels.models.Nope"})
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("run")
@@ -202,8 +221,6 @@ def test_evaluate_reproduces_the_test_metrics_of_training(trained_run, tmp_path)
 
 
 def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     _, output_dir, metrics = trained_run
     events = EventAccumulator(str(output_dir / "tensorboard")).Reload()
     assert "_hparams_/session_start_info" in events.summary_metadata
