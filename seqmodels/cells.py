@@ -85,6 +85,17 @@ class RecurrentCell(nn.Module):
         final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
         return torch.cat(outputs), (final[0] if single else final)
 
+    def _create_weights(
+        self, gates: int, recurrent_size: int, bias: bool, factory: dict[str, object]
+    ) -> None:
+        """Create ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` for stacked gates."""
+        rows = gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, self.input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(rows, recurrent_size, **factory))
+        for name in ("bias_ih", "bias_hh"):
+            value = nn.Parameter(torch.empty(rows, **factory)) if bias else None
+            self.register_parameter(name, value)
+
     def reset_parameters(self) -> None:
         k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         for weight in self.parameters():
@@ -244,14 +255,7 @@ class RNNCell(RecurrentCell):
         self.state_sizes = (hidden_size,)
         self.bias, self.nonlinearity = bias, nonlinearity
         self.activation = _ACTIVATIONS[nonlinearity]
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self._create_weights(1, hidden_size, bias, factory)
         self.reset_parameters()
 
     def project_input(self, input: Tensor) -> Tensor:
@@ -327,14 +331,7 @@ class LSTMCell(RecurrentCell):
         self.input_size, self.hidden_size, self.proj_size = input_size, hidden_size, proj_size
         self.state_sizes = (out_size, hidden_size)
         self.bias = bias
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, out_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self._create_weights(4, out_size, bias, factory)
         if proj_size:
             self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size, **factory))
         else:
@@ -418,14 +415,7 @@ class GRUCell(RecurrentCell):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_sizes = (hidden_size,)
         self.bias = bias
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self._create_weights(3, hidden_size, bias, factory)
         self.reset_parameters()
 
     def project_input(self, input: Tensor) -> Tensor:
@@ -491,8 +481,7 @@ class LayerNormLSTMCell(RecurrentCell):
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_sizes = (hidden_size, hidden_size)
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size, **factory))
+        self._create_weights(4, hidden_size, False, factory)
         self.layernorm_i = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
         self.layernorm_h = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
         self.layernorm_c = nn.LayerNorm(hidden_size, eps=eps, **factory)
