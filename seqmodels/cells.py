@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused_lstm import LSTMScan, last_rows
+from seqmodels.fused import GRUScan, LSTMScan, last_rows
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -355,7 +355,7 @@ class LSTMCell(RecurrentCell):
     def scan(
         self, projected: Tensor, batch_sizes: list[int], state: tuple[Tensor, Tensor]
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """All steps at once with :class:`~seqmodels.fused_lstm.LSTMScan` (same values).
+        """All steps at once with :class:`~seqmodels.fused.LSTMScan` (same values).
 
         Falls back to stepping for projections and for subclasses that change :meth:`step`.
         """
@@ -420,6 +420,18 @@ class GRUCell(RecurrentCell):
 
     def project_input(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight_ih, self.bias_ih)
+
+    def scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """All steps at once with :class:`~seqmodels.fused.GRUScan` (same values).
+
+        Falls back to stepping for subclasses that change :meth:`step`.
+        """
+        if type(self).step is not GRUCell.step:
+            return super().scan(projected, batch_sizes, state)
+        outputs = GRUScan.apply(projected, state, self.weight_hh, self.bias_hh, batch_sizes)
+        return outputs, outputs.index_select(0, last_rows(batch_sizes, projected.device))
 
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         hidden = F.linear(state, self.weight_hh, self.bias_hh)  # (N, 3H)

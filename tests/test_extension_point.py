@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 import seqmodels
 from seqmodels import LayerNormLSTMCell, Recurrent, RecurrentCell
-from seqmodels.fused_lstm import LSTMScan
+from seqmodels.fused import GRUScan, LSTMScan
 
 
 class MinimalGatedCell(RecurrentCell):
@@ -131,20 +131,40 @@ def test_fused_lstm_scan_passes_gradcheck(batch_sizes):
     assert torch.autograd.gradcheck(lambda *x: LSTMScan.apply(*x, batch_sizes), inputs)
 
 
-def test_lstm_subclass_that_changes_step_is_stepped_not_fused():
-    class PeepholeFreeLSTMCell(seqmodels.LSTMCell):
-        def step(self, projected, state):
-            h, c = super().step(projected, state)
-            return h * 0.5, c
+@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_gru_scan_passes_gradcheck(batch_sizes, bias):
+    generator = torch.Generator().manual_seed(0)
+    shapes = ((sum(batch_sizes), 12), (batch_sizes[0], 4), (12, 4), (12,))
+    inputs = [
+        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+        for shape in shapes
+    ]
+    if not bias:
+        inputs[-1] = None
+    assert torch.autograd.gradcheck(lambda *x: GRUScan.apply(*x, batch_sizes), inputs)
 
-    layer = Recurrent(PeepholeFreeLSTMCell, 3, 4)
-    reference = seqmodels.LSTM(3, 4)
+
+@pytest.mark.parametrize(
+    ("base", "layer_class"),
+    [(seqmodels.LSTMCell, seqmodels.LSTM), (seqmodels.GRUCell, seqmodels.GRU)],
+)
+def test_a_subclass_that_changes_step_is_stepped_not_fused(base, layer_class):
+    class HalvedOutputCell(base):
+        def step(self, projected, state):
+            new = super().step(projected, state)
+            return (new[0] * 0.5, new[1]) if isinstance(new, tuple) else new * 0.5
+
+    layer = Recurrent(HalvedOutputCell, 3, 4)
+    reference = layer_class(3, 4)
     reference.load_state_dict(layer.state_dict())
     x = torch.randn(6, 2, 3)
     assert not torch.allclose(layer(x)[0], reference(x)[0])
     cell = layer.cells[0]
-    state = (torch.zeros(2, 4), torch.zeros(2, 4))
-    torch.testing.assert_close(layer(x[:1])[0][0], cell.step(cell.project_input(x[0]), state)[0])
+    state = cell.initial_state(2, x)
+    first = cell.step(cell.project_input(x[0]), state)
+    first = first[0] if isinstance(first, tuple) else first
+    torch.testing.assert_close(layer(x[:1])[0][0], first)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "lstm", "gru"])

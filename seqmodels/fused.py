@@ -1,16 +1,19 @@
-r"""The LSTM recurrence over a whole batch of sequences, with back-propagation through time by hand.
+r"""LSTM and GRU recurrences over a whole batch of sequences, back-propagated through time by hand.
 
-Autograd through :meth:`seqmodels.LSTMCell.step` computes the gradient of ``weight_hh`` as one
-small matmul per time step. :class:`LSTMScan` computes the same values with one matmul per step
-in each direction of the pass, and the weight gradient as a single matmul over all steps:
+Autograd through :meth:`seqmodels.LSTMCell.step` (or ``GRUCell.step``) computes the gradient of
+``weight_hh`` as one small matmul per time step. :class:`LSTMScan` and :class:`GRUScan` compute
+the same values with one matmul per step in each direction of the pass, and the weight gradient
+as a single matmul over all steps:
 
 .. math::
     \frac{\partial L}{\partial W_{hh}} = \sum_t \delta_t^\top h_{t-1}
         = \Delta^\top H_{\mathrm{prev}}
 
-where :math:`\delta_t` is the gradient of the gate pre-activations at step :math:`t`, and
+where :math:`\delta_t` is the gradient of the recurrent pre-activations at step :math:`t`, and
 :math:`\Delta`, :math:`H_{\mathrm{prev}}` stack them (and the previous hidden states) over all
-steps and sequences. The tests check it against ``torch.nn.LSTM`` and with ``gradcheck``.
+steps and sequences. Both work in the packed layout of :meth:`seqmodels.RecurrentCell.scan`
+(``batch_sizes[t]`` rows per step, sequences sorted by decreasing length). The tests check them
+against ``torch.nn`` and with ``gradcheck``.
 """
 
 from __future__ import annotations
@@ -93,6 +96,75 @@ class LSTMScan(torch.autograd.Function):
         previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
         grad_weight = grad_gates.t() @ previous  # (4H, H)
         return grad_gates, grad_h, grad_c, grad_weight, None
+
+
+class GRUScan(torch.autograd.Function):
+    """``(projected, h_0, weight_hh, bias_hh, batch_sizes) -> outputs``, packed layout.
+
+    ``projected`` is ``(S, 3H)``, the input projections with ``bias_ih``
+    (:meth:`seqmodels.GRUCell.project_input`); ``bias_hh`` may be None. Returns the hidden
+    states of every step, ``(S, H)``.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes):  # noqa: ANN001, ANN205
+        hidden = h0.size(1)
+        weight_t = weight_hh.t()
+        outputs = projected.new_empty(projected.size(0), hidden)
+        gates = projected.new_empty(projected.size(0), 2 * hidden)  # r, z of every step
+        new = torch.empty_like(outputs)  # n of every step
+        recurrent_n = torch.empty_like(outputs)  # W_hn h + b_hn of every step
+        h, start = h0, 0
+        for size in batch_sizes:
+            rows = slice(start, start + size)
+            h = h[:size]
+            if bias_hh is None:
+                recurrent = h @ weight_t  # (N_t, 3H)
+            else:
+                recurrent = torch.addmm(bias_hh, h, weight_t)
+            x = projected[rows]
+            r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=gates[rows])
+            r, z = r_z.unsafe_chunk(2, 1)
+            recurrent_n[rows] = recurrent[:, 2 * hidden :]
+            n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n[rows]), out=new[rows])
+            h = torch.addcmul(n, z, h - n, out=outputs[rows])  # (1 - z) n + z h
+            start += size
+        ctx.batch_sizes = batch_sizes
+        ctx.has_bias = bias_hh is not None
+        ctx.save_for_backward(h0, weight_hh, outputs, gates, new, recurrent_n)
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, weight_hh, outputs, gates, new, recurrent_n = ctx.saved_tensors
+        batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
+        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        r, z = gates.unsafe_chunk(2, 1)
+        slope_n = 1 - new * new  # tanh'
+        slope = gates * (1 - gates)  # sigmoid' of r and z
+        grad_projected = gates.new_empty(gates.size(0), 3 * hidden)
+        grad_recurrent = torch.empty_like(grad_projected)  # w.r.t. W_hh h + b_hh
+        starts = [0]
+        for size in batch_sizes[:-1]:
+            starts.append(starts[-1] + size)
+        grad_h = h0.new_zeros(0, hidden)  # from step t + 1 into step t's state
+        for t in range(len(batch_sizes) - 1, -1, -1):
+            size, start = batch_sizes[t], starts[t]
+            rows = slice(start, start + size)
+            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
+            d_r, d_z, d_n = grad_projected[rows].unsafe_chunk(3, 1)
+            _, _, d_recurrent_n = grad_recurrent[rows].unsafe_chunk(3, 1)
+            torch.mul(grad_h * (1 - z[rows]), slope_n[rows], out=d_n)  # before tanh
+            torch.mul(grad_h, previous[rows] - new[rows], out=d_z)
+            torch.mul(d_n, recurrent_n[rows], out=d_r)
+            torch.mul(d_n, r[rows], out=d_recurrent_n)
+            grad_projected[rows, : 2 * hidden].mul_(slope[rows])
+            grad_recurrent[rows, : 2 * hidden] = grad_projected[rows, : 2 * hidden]
+            grad_h = torch.addmm(grad_h * z[rows], grad_recurrent[rows], weight_hh)
+        grad_weight = grad_recurrent.t() @ previous  # (3H, H)
+        grad_bias = grad_recurrent.sum(0) if ctx.has_bias else None
+        return grad_projected, grad_h, grad_weight, grad_bias, None
 
 
 def _add_to_first_rows(grad: Tensor, carried: Tensor) -> Tensor:
