@@ -18,6 +18,7 @@ import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -90,10 +91,8 @@ def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float])
             logger.log_hyperparams(params, metrics=finite)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Command line entry point; returns ``cfg.optimized_metric`` for sweepers (Optuna)."""
-    metrics = train(cfg)
+@rank_zero_only
+def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
     output_dir = Path(cfg.paths.output_dir)
     print("\nFinal metrics:")
     for name, value in sorted(metrics.items()):
@@ -102,6 +101,13 @@ def main(cfg: DictConfig) -> float | None:
     if "tensorboard" in cfg.get("logger", {}):
         print(f"TensorBoard logs: {output_dir / 'tensorboard'}")
         print(f"  view with:      tensorboard --logdir {output_dir.parent}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Command line entry point; returns ``cfg.optimized_metric`` for sweepers (Optuna)."""
+    metrics = train(cfg)
+    _report(metrics, cfg)
     if cfg.get("optimized_metric"):
         if cfg.optimized_metric not in metrics:
             raise KeyError(

@@ -248,3 +248,14 @@ def test_multirun_sweep_over_cells(tmp_path):
     result = run_script([*args, f"hydra.sweep.dir={tmp_path}"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("Run directory:") == 3
+
+
+@pytest.mark.slow
+def test_optuna_search_runs_trials_and_reports_the_best(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", *SMALL_SINE]
+    result = run_script(
+        [*args, "trainer.fast_dev_run=true", f"hydra.sweep.dir={tmp_path}"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
