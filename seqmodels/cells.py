@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused import GRUScan, LSTMScan, last_rows
+from seqmodels.fused import GRUScan, LSTMScan, RNNScan, last_rows
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -264,6 +264,18 @@ class RNNCell(RecurrentCell):
 
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         return self.activation(torch.addmm(projected, state, self.weight_hh.t()))
+
+    def scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """All steps at once with :class:`~seqmodels.fused.RNNScan` (same values).
+
+        Falls back to stepping for subclasses that change :meth:`step`.
+        """
+        if type(self).step is not RNNCell.step:
+            return super().scan(projected, batch_sizes, state)
+        outputs = RNNScan.apply(projected, state, self.weight_hh, self.nonlinearity, batch_sizes)
+        return outputs, outputs.index_select(0, last_rows(batch_sizes, projected.device))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"

@@ -1,7 +1,8 @@
-r"""LSTM and GRU recurrences over a whole batch of sequences, back-propagated through time by hand.
+r"""RNN, LSTM and GRU recurrences over whole batches, back-propagated through time by hand.
 
 Autograd through :meth:`seqmodels.LSTMCell.step` (or ``GRUCell.step``) computes the gradient of
-``weight_hh`` as one small matmul per time step. :class:`LSTMScan` and :class:`GRUScan` compute
+``weight_hh`` as one small matmul per time step. :class:`LSTMScan`, :class:`GRUScan` and
+:class:`RNNScan` compute
 the same values with one matmul per step in each direction of the pass, and the weight gradient
 as a single matmul over all steps:
 
@@ -165,6 +166,59 @@ class GRUScan(torch.autograd.Function):
         grad_weight = grad_recurrent.t() @ previous  # (3H, H)
         grad_bias = grad_recurrent.sum(0) if ctx.has_bias else None
         return grad_projected, grad_h, grad_weight, grad_bias, None
+
+
+class RNNScan(torch.autograd.Function):
+    """``(projected, h_0, weight_hh, nonlinearity, batch_sizes) -> outputs``, packed layout.
+
+    ``projected`` is ``(S, H)``, the input projections with both biases
+    (:meth:`seqmodels.RNNCell.project_input`). Returns the hidden states of every step.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, weight_hh, nonlinearity, batch_sizes):  # noqa: ANN001, ANN205
+        weight_t = weight_hh.t()
+        activation = {
+            "tanh": torch.tanh,
+            "relu": torch.relu,
+            "sigmoid": torch.sigmoid,
+            "leaky_relu": torch.nn.functional.leaky_relu,
+        }[nonlinearity]
+        outputs = torch.empty_like(projected)
+        h, start = h0, 0
+        for size in batch_sizes:
+            rows = slice(start, start + size)
+            h = activation(torch.addmm(projected[rows], h[:size], weight_t))
+            outputs[rows] = h
+            start += size
+        ctx.batch_sizes, ctx.nonlinearity = batch_sizes, nonlinearity
+        ctx.save_for_backward(h0, weight_hh, outputs)
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, weight_hh, outputs = ctx.saved_tensors
+        batch_sizes = ctx.batch_sizes
+        # derivative of the activation, from its output, for all steps at once
+        slope = {
+            "tanh": lambda h: 1 - h * h,
+            "relu": lambda h: (h > 0).to(h.dtype),
+            "sigmoid": lambda h: h * (1 - h),
+            "leaky_relu": lambda h: torch.where(h > 0, 1.0, 0.01).to(h.dtype),
+        }[ctx.nonlinearity](outputs)
+        grad_pre = torch.empty_like(outputs)
+        starts = [0]
+        for size in batch_sizes[:-1]:
+            starts.append(starts[-1] + size)
+        grad_h = h0.new_zeros(0, h0.size(1))  # from step t + 1 into step t's state
+        for t in range(len(batch_sizes) - 1, -1, -1):
+            rows = slice(starts[t], starts[t] + batch_sizes[t])
+            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
+            torch.mul(grad_h, slope[rows], out=grad_pre[rows])
+            grad_h = grad_pre[rows] @ weight_hh
+        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        return grad_pre, grad_h, grad_pre.t() @ previous, None, None
 
 
 def _add_to_first_rows(grad: Tensor, carried: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 import seqmodels
 from seqmodels import LayerNormLSTMCell, Recurrent, RecurrentCell
-from seqmodels.fused import GRUScan, LSTMScan
+from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 
 
 class MinimalGatedCell(RecurrentCell):
@@ -143,6 +143,19 @@ def test_fused_gru_scan_passes_gradcheck(batch_sizes, bias):
     if not bias:
         inputs[-1] = None
     assert torch.autograd.gradcheck(lambda *x: GRUScan.apply(*x, batch_sizes), inputs)
+
+
+@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "leaky_relu"])
+def test_fused_rnn_scan_passes_gradcheck(batch_sizes, nonlinearity):
+    generator = torch.Generator().manual_seed(0)
+    shapes = ((sum(batch_sizes), 4), (batch_sizes[0], 4), (4, 4))
+    inputs = [
+        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+        for shape in shapes
+    ]
+    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes)  # noqa: E731
+    assert torch.autograd.gradcheck(scan, inputs)
 
 
 @pytest.mark.parametrize(
