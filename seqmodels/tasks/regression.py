@@ -119,5 +119,5 @@ class RegressionTask(SequenceTask):
             axes.plot(self.scaler.inverse(rollout).cpu(), label=f"rollout ({steps} steps)")
         axes.set_xlabel("time step")
         axes.set_ylabel("value")
-        axes.legend(loc="upper right")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return figure
