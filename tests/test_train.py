@@ -162,6 +162,7 @@ def test_same_seed_gives_the_same_metrics(tmp_path):
     assert first == second
 
 
+@pytest.mark.filterwarnings("ignore:The dirpath has changed")  # a resumed run writes elsewhere
 def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     whole = train(compose_config([*SMALL_SINE, "trainer.max_epochs=4"], tmp_path / "whole"))
     train(compose_config([*SMALL_SINE, "trainer.max_epochs=2", "test=false"], tmp_path / "part"))
