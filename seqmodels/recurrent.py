@@ -133,16 +133,18 @@ class Recurrent(nn.Module):
 
     @property
     def cells(self) -> list[RecurrentCell]:
-        """The cells, in the order ``l0, l0_reverse, l1, ...``."""
+        """The cells, in the order ``l0, l0_reverse, l1, ...``, using the layer's parameters."""
+        self._bind_cells()
         return self._cells
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001 (nn.Module's signature)
-        module = super()._apply(fn, recurse)
-        # Conversions may replace parameter objects: point the cells at the new ones.
+    def _bind_cells(self) -> None:
+        """Point the cells at the layer's current parameters.
+
+        Conversions (``.to``, ``.double``) and ``torch.func.functional_call`` may replace the
+        layer's parameter objects; the cells must compute with whatever the layer holds.
+        """
         for owner, attr, flat_name in self._bindings:
-            if owner._parameters[attr] is not self._parameters[flat_name]:
-                owner._parameters[attr] = self._parameters[flat_name]
-        return module
+            owner._parameters[attr] = self._parameters[flat_name]
 
     def train(self, mode: bool = True) -> Recurrent:
         super().train(mode)
@@ -196,6 +198,7 @@ class Recurrent(nn.Module):
                 f"got {data.size(-1)}"
             )
         check_matches_parameters(self, data, "input")
+        self._bind_cells()
 
         if packed is not None:
             batch_sizes = packed.batch_sizes.tolist()

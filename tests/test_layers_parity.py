@@ -194,3 +194,12 @@ def test_deepcopy_and_torch_save_round_trip_keep_results():
         with torch.no_grad():
             next(other.parameters()).add_(1.0)  # the copy's cells use the copy's weights
         assert not torch.allclose(other(x)[0], ours(x)[0])
+
+
+def test_functional_call_uses_the_given_parameters():
+    ours, reference = make_pair("gru", num_layers=2, bidirectional=True)
+    params = {name: p * 0.5 for name, p in reference.named_parameters()}
+    x = torch.randn(T, N, H_IN, dtype=torch.float64)
+    got = torch.func.functional_call(ours, params, (x,))[0]
+    torch.testing.assert_close(got, torch.func.functional_call(reference, params, (x,))[0])
+    torch.testing.assert_close(ours(x)[0], reference(x)[0])  # the layer's own weights again
