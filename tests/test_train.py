@@ -10,7 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import MissingMandatoryValue, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -111,6 +111,11 @@ def test_experiment_runs_fast_dev_run_and_logs_its_monitored_metrics(name, tiny_
     assert monitored <= set(metrics), f"monitored but never logged: {monitored - set(metrics)}"
     assert any(key.startswith("test/") for key in metrics)
     assert compose_config([f"experiment={name}"], tmp_path, "eval").task == cfg.task
+
+
+def test_csv_series_without_a_path_names_the_missing_key(tmp_path):
+    with pytest.raises(MissingMandatoryValue, match="data.series.path"):
+        train(compose_config(["experiment=csv_series"], tmp_path))
 
 
 def test_default_job_is_the_sine_experiment(tmp_path):
