@@ -1,6 +1,8 @@
 """LightningDataModules for the ready tasks."""
 
 from seqmodels.data.char_text import CharTextDataModule as CharTextDataModule
+from seqmodels.data.pairs import SyntheticPairsDataModule as SyntheticPairsDataModule
+from seqmodels.data.pairs import TranslationDataModule as TranslationDataModule
 from seqmodels.data.series import SeriesDataModule as SeriesDataModule
 from seqmodels.data.text_classification import (
     TextClassificationDataModule as TextClassificationDataModule,
