@@ -6,7 +6,11 @@ import lightning as L
 import pytest
 import torch
 
-from seqmodels.data.text_classification import TextClassificationDataModule, tokenize
+from seqmodels.data.text_classification import (
+    LengthBucketSampler,
+    TextClassificationDataModule,
+    tokenize,
+)
 from seqmodels.models.classifier import SequenceClassifier
 from seqmodels.tasks.classification import ClassificationTask, confusion_figure
 
@@ -57,6 +61,18 @@ def test_batches_are_padded_with_lengths_and_unknown_words_map_to_unk(tsv_dir):
     assert lengths.tolist() == [1, 2] and labels.tolist() == [1, 0]
     tokens, lengths, _ = next(iter(dm.train_dataloader()))
     assert tokens.shape == (2, lengths.max()) and tokens.dtype == torch.long
+
+
+def test_length_buckets_hold_similar_lengths_in_random_order_with_the_partial_batch_last():
+    lengths = torch.randperm(95).tolist()
+    sampler = LengthBucketSampler(lengths, batch_size=10, pool_batches=10)
+    epochs = [list(sampler), list(sampler)]
+    for order in epochs:
+        assert sorted(order) == list(range(95))
+        batches = [sorted(lengths[i] for i in order[k : k + 10]) for k in range(0, 95, 10)]
+        assert sorted(batches[:-1]) == [list(range(k, k + 10)) for k in range(0, 90, 10)]
+        assert batches[-1] == list(range(90, 95))
+    assert epochs[0] != epochs[1]
 
 
 def test_without_a_val_file_the_last_rows_are_held_out_and_test_is_val(tsv_dir):

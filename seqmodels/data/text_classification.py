@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from seqmodels.data.files import data_file
 from seqmodels.data.vocab import PAD, UNK, Vocabulary
@@ -74,6 +75,8 @@ class TextClassificationDataModule(L.LightningDataModule):
     ``<unk>`` = 1, then words seen at least ``min_freq`` times, at most ``max_size`` of them) and
     the label set come from the training file only. Batches are ``(tokens, lengths, labels)`` of
     shapes ``(N, L)``, ``(N,)``, ``(N,)``, padded with ``<pad>`` to the longest text in the batch.
+    With ``bucket_by_length`` (the default), training batches group texts of similar lengths
+    (:class:`LengthBucketSampler`), in random order: far fewer recurrent steps per batch.
 
     Files are looked up by :func:`seqmodels.data.files.data_file`: under ``data_dir`` if given,
     else as given if they exist, else under ``$SEQMODELS_DATA_DIR``. With no ``val_file``, the last
@@ -106,6 +109,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         min_freq: int = 1,
         max_size: int | None = None,
         batch_size: int = 32,
+        bucket_by_length: bool = True,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
@@ -115,6 +119,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.data_dir, self.header, self.val_fraction = data_dir, header, val_fraction
         self.min_freq, self.max_size = min_freq, max_size
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.bucket_by_length = bucket_by_length
         self.vocab: Vocabulary | None = None
         self.labels: list[str] = []
 
@@ -165,20 +170,67 @@ class TextClassificationDataModule(L.LightningDataModule):
     def task_kwargs(self) -> dict:
         return {"vocab": list(self.vocab.itos), "labels": list(self.labels)}
 
-    def _loader(self, dataset: list, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: list, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=partial(pad_batch, pad_index=self.vocab.pad_index),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        if self.bucket_by_length:
+            lengths = [len(tokens) for tokens, _ in self.train_set]
+            return self._loader(self.train_set, LengthBucketSampler(lengths, self.batch_size))
+        return self._loader(self.train_set, RandomSampler(self.train_set))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self._loader(self.test_set)
+
+
+class LengthBucketSampler(Sampler[int]):
+    r"""Random order in which consecutive runs of ``batch_size`` indices have similar lengths.
+
+    Each epoch the indices are shuffled and cut into pools of ``pool_batches * batch_size``; each
+    pool is sorted by length and cut into batches, and the batches are shuffled (the one partial
+    batch comes last, so a ``DataLoader`` with the same ``batch_size`` cuts exactly these
+    batches). Batches then hold texts of similar lengths, so a recurrent layer runs far fewer
+    padded steps, while the order stays random. Uses torch's global random generator.
+
+    Args:
+        lengths: the length of each item.
+        batch_size: the DataLoader's batch size.
+        pool_batches: how many batches are sorted together.
+
+    Example::
+
+        >>> sampler = LengthBucketSampler([5, 1, 4, 2, 3, 6], batch_size=2)
+        >>> batches = torch.tensor(list(sampler)).view(3, 2)
+        >>> sorted(sorted(b) for b in batches.tolist())  # lengths (1, 2), (3, 4), (5, 6)
+        [[0, 5], [1, 3], [2, 4]]
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, pool_batches: int = 100) -> None:
+        self.lengths, self.batch_size, self.pool_batches = lengths, batch_size, pool_batches
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(len(self.lengths)).tolist()
+        pool = self.pool_batches * self.batch_size
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=self.lengths.__getitem__)
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        partial_batch = [batches.pop()] if len(batches[-1]) < self.batch_size else []
+        for index in torch.randperm(len(batches)).tolist():
+            yield from batches[index]
+        for batch in partial_batch:
+            yield from batch
