@@ -279,7 +279,7 @@ def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
 
     task, dm = copy_task_and_data(beam_size=2, max_len=6, num_samples=2, label_smoothing=0.1)
     logger = TensorBoardLogger(tmp_path, name="", version="")
-    trainer = L.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False,
+    trainer = L.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False, log_every_n_steps=1,
                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     trainer.fit(task, datamodule=dm)
     assert {"val/loss", "val/acc", "val/exact_match", "val/bleu"} <= trainer.callback_metrics.keys()
