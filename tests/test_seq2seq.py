@@ -289,6 +289,10 @@ def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
     assert {"val/attention", "test/attention"} <= set(events.Tags()["images"])
     assert any(tag.startswith("test/samples") for tag in events.Tags()["tensors"])
 
+    other_data = type(dm)("copy", num_pairs=60, min_len=2, max_len=4, vocab_size=4)
+    with pytest.raises(ValueError, match="data module's vocabularies differ from the task's"):
+        trainer.test(task, datamodule=other_data, verbose=False)
+
     trainer.save_checkpoint(tmp_path / "copy.ckpt")
     loaded = Seq2SeqTask.load_from_checkpoint(tmp_path / "copy.ckpt")
     inputs = ["abc", "dd", "eabd"]

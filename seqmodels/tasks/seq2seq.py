@@ -9,7 +9,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from seqmodels.data.pairs import EOS, normalize
+from seqmodels.data.pairs import EOS, PairsDataModule, normalize
 from seqmodels.data.vocab import PAD, Vocabulary
 from seqmodels.tasks.base import SequenceTask
 
@@ -120,6 +120,19 @@ class Seq2SeqTask(SequenceTask):
         return (" " if self.hparams.level == "word" else "").join(tokens)
 
     # ---- steps -------------------------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        if isinstance(datamodule, PairsDataModule):
+            kwargs = datamodule.task_kwargs
+            if (kwargs["src_vocab"], kwargs["tgt_vocab"]) != (
+                self.src_vocab.itos,
+                self.tgt_vocab.itos,
+            ):
+                raise ValueError(
+                    "the data module's vocabularies differ from the task's (e.g. a checkpoint "
+                    "trained on other data): build the data with the options used in training"
+                )
 
     def _loss(self, logits: Tensor, tgt: Tensor) -> Tensor:
         return nn.functional.cross_entropy(
