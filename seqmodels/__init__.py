@@ -4,7 +4,7 @@ The library imports only torch: ``from seqmodels import LSTM`` pulls in neither 
 Hydra.
 """
 
-from seqmodels.bidirectional import MERGE_MODES, Bidirectional
+from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, RNNCell
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
@@ -23,6 +23,7 @@ __all__ = [
     "GRU",
     "Bidirectional",
     "MERGE_MODES",
+    "merge_directions",
     "build_recurrent",
     "recurrent_output_size",
 ]

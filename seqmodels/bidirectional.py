@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from seqmodels.cells import State
 from seqmodels.recurrent import check_lengths, reverse_order
 
-__all__ = ["Bidirectional", "MERGE_MODES"]
+__all__ = ["Bidirectional", "MERGE_MODES", "merge_directions"]
 
 MERGE_MODES = ("concat", "sum", "mean", "max", "mul", None)
 
@@ -137,20 +137,37 @@ class Bidirectional(nn.Module):
         return output, _join_states(forward_h, backward_h)
 
     def _merge(self, forward: Tensor, backward: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        if self.merge == "concat":
-            return torch.cat((forward, backward), -1)
-        if self.merge == "sum":
-            return forward + backward
-        if self.merge == "mean":
-            return (forward + backward) / 2
-        if self.merge == "max":
-            return torch.maximum(forward, backward)
-        if self.merge == "mul":
-            return forward * backward
-        return forward, backward
+        if self.merge is None:
+            return forward, backward
+        return merge_directions(forward, backward, self.merge)
 
     def extra_repr(self) -> str:
         return f"merge={self.merge!r}"
+
+
+def merge_directions(forward: Tensor, backward: Tensor, merge: str) -> Tensor:
+    """Combine two directions' features (outputs or states) as :class:`Bidirectional` does.
+
+    ``"concat"`` puts them side by side on the last dimension; ``"sum"``, ``"mean"``, ``"max"``
+    and ``"mul"`` combine them elementwise.
+
+    Example::
+
+        >>> merge_directions(torch.ones(2, 3), torch.zeros(2, 3), "mean")
+        tensor([[0.5000, 0.5000, 0.5000],
+                [0.5000, 0.5000, 0.5000]])
+    """
+    if merge == "concat":
+        return torch.cat((forward, backward), -1)
+    if merge == "sum":
+        return forward + backward
+    if merge == "mean":
+        return (forward + backward) / 2
+    if merge == "max":
+        return torch.maximum(forward, backward)
+    if merge == "mul":
+        return forward * backward
+    raise ValueError(f"merge must be one of 'concat', 'sum', 'mean', 'max', 'mul', got {merge!r}")
 
 
 def _split_state(hx: State) -> tuple[State, State]:

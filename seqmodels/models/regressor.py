@@ -5,18 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 
 __all__ = ["SequenceRegressor"]
-
-# how the two directions' final states are combined; the same modes as seqmodels.Bidirectional
-_MERGES = {
-    "concat": lambda forward, backward: torch.cat((forward, backward), -1),
-    "sum": torch.add,
-    "mean": lambda forward, backward: (forward + backward) / 2,
-    "max": torch.maximum,
-    "mul": torch.mul,
-}
 
 
 class SequenceRegressor(nn.Module):
@@ -92,7 +84,7 @@ class SequenceRegressor(nn.Module):
         h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # LSTM: (h_n, c_n)
         if self.bidirectional:
             # h_n: (2 * num_layers, N, H), the top layer's forward then backward state
-            summary = _MERGES[self.merge](h_n[-2], h_n[-1])
+            summary = merge_directions(h_n[-2], h_n[-1], self.merge)
         else:
             summary = h_n[-1]  # (N, H)
         return self.head(summary)
