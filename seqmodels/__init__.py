@@ -8,6 +8,7 @@ from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, RNNCell
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
+from seqmodels.seq2seq import Attention, Decoder, Encoder, Seq2Seq
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,8 @@ __all__ = [
     "merge_directions",
     "build_recurrent",
     "recurrent_output_size",
+    "Encoder",
+    "Decoder",
+    "Attention",
+    "Seq2Seq",
 ]

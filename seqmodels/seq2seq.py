@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqmodels import build_recurrent, recurrent_output_size
+from seqmodels.build import build_recurrent, recurrent_output_size
 
 State = Tensor | tuple[Tensor, ...]
 

@@ -209,7 +209,7 @@ def test_library_imports_only_torch():
     code = (
         "import sys\n"
         "from seqmodels import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, LayerNormLSTMCell, "
-        "Bidirectional\n"
+        "Bidirectional, Seq2Seq\n"
         "import seqmodels.models\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'lightning', 'pytorch_lightning', 'hydra', 'omegaconf', 'torchmetrics', 'matplotlib'})\n"
