@@ -6,18 +6,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 
 POOLINGS = ("last", "mean", "max")
-
-# how the two directions' final states are combined for pooling="last" (as the layer's merge)
-_MERGE_FINAL = {
-    "concat": lambda forward, backward: torch.cat([forward, backward], dim=-1),
-    "sum": torch.add,
-    "mean": lambda forward, backward: (forward + backward) / 2,
-    "max": torch.maximum,
-    "mul": torch.mul,
-}
 
 
 class SequenceClassifier(nn.Module):
@@ -121,7 +113,7 @@ class SequenceClassifier(nn.Module):
             h = (
                 h_n[0] if isinstance(h_n, tuple) else h_n
             )  # (D * num_layers, N, H); LSTM: h of (h, c)
-            features = _MERGE_FINAL[self.merge](h[-2], h[-1]) if self.bidirectional else h[-1]
+            features = merge_directions(h[-2], h[-1], self.merge) if self.bidirectional else h[-1]
         else:
             output, _ = pad_packed_sequence(output, batch_first=True, total_length=max_len)
             valid = torch.arange(max_len, device=tokens.device) < lengths[:, None]  # (N, L)
