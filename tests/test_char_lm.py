@@ -7,6 +7,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.trainer.states import RunningStage
+from lightning.pytorch.utilities import rank_zero_only
 
 from seqmodels.data.char_text import BPTTWindows, CharTextDataModule, batchify
 from seqmodels.models.char_lm import CharLM
@@ -53,6 +55,51 @@ def test_data_module_splits_90_10_with_a_vocabulary_of_every_character(text_file
     assert inputs.shape == targets.shape == (3, 8)
     text = "".join(dm.vocab.decode(torch.cat([inputs[0], targets[0, -1:]])))
     assert text == TEXT[:9]
+
+
+def ddp_trainer(rank: int, monkeypatch) -> L.Trainer:
+    """A 2-process DDP Trainer as process ``rank`` sees it, without launching processes."""
+    trainer = L.Trainer(strategy="ddp", accelerator="cpu", devices=2, logger=False)
+    monkeypatch.setattr(rank_zero_only, "rank", rank_zero_only.rank)  # set_global_rank sets it
+    trainer.strategy.cluster_environment.set_global_rank(rank)
+    assert (trainer.world_size, trainer.global_rank) == (2, rank)
+    return trainer
+
+
+@pytest.mark.parametrize("stage", ["train", "val", "test"])
+def test_under_ddp_each_process_reads_its_own_streams_window_after_window(
+    stage, text_file, monkeypatch
+):
+    batches, rows = {}, []
+    for rank in (0, 1):
+        dm = CharTextDataModule(str(text_file), seq_len=8, batch_size=3)
+        dm.setup("fit")  # as train.py does, before the Trainer exists
+        dm.trainer = ddp_trainer(rank, monkeypatch)
+        dm.setup("fit")  # as the Trainer does, in each process
+        loader = getattr(dm, f"{stage}_dataloader")()
+        mode = RunningStage.TRAINING if stage == "train" else RunningStage.VALIDATING
+        # Lightning keeps the loader as it is: no sampler of its own that would reorder windows
+        assert dm.trainer._data_connector._prepare_dataloader(loader, True, mode) is loader
+        batches[rank] = list(loader)
+        inputs = torch.cat([x for x, _ in batches[rank]], dim=1)  # (3, columns): whole streams
+        targets = torch.cat([y for _, y in batches[rank]], dim=1)
+        assert torch.equal(inputs[:, 1:], targets[:, :-1])  # consecutive windows continue a row
+        rows += torch.cat([inputs, targets[:, -1:]], dim=1).tolist()
+    assert len(batches[0]) == len(batches[1])  # the processes step together
+    assert [x.shape for x, _ in batches[0]] == [x.shape for x, _ in batches[1]]
+    # the 6 streams of both processes are disjoint and, in rank order, cover the split
+    split = TEXT[:189] if stage == "train" else TEXT[189:]
+    assert "".join("".join(dm.vocab.decode(row)) for row in rows) == split[: len(split) // 6 * 6]
+
+
+def test_a_single_process_trainer_changes_nothing(text_file):
+    dm = CharTextDataModule(str(text_file), seq_len=8, batch_size=3)
+    dm.setup("fit")
+    alone = torch.cat([x for x, _ in dm.train_dataloader()], dim=1)
+    dm.trainer = L.Trainer(accelerator="cpu", devices=1, logger=False)
+    dm.setup("fit")
+    assert dm.train_set.streams.shape == (3, 63)
+    assert torch.equal(torch.cat([x for x, _ in dm.train_dataloader()], dim=1), alone)
 
 
 def test_data_module_errors_name_the_file(tmp_path):

@@ -249,6 +249,21 @@ def test_ddp_with_two_cpu_processes(tmp_path):
 
 
 @pytest.mark.slow
+def test_ddp_language_model_tests_like_one_process_with_all_the_streams(tiny_data_dir, tmp_path):
+    shakespeare = ["experiment=shakespeare", "data.seq_len=16", "logger=csv", *QUIET]
+    ddp = ["trainer=ddp", "trainer.devices=2", "trainer.max_epochs=1", "data.batch_size=2"]
+    result = run_script([*shakespeare, *ddp, f"hydra.run.dir={tmp_path}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.split()[:1] == ["test/loss"]]
+    # the 2 processes test 2 streams each: one process with 4 streams sees the same characters
+    (best,) = (tmp_path / "checkpoints").glob("best-*.ckpt")
+    one = compose_config(
+        [*shakespeare, "data.batch_size=4", f"ckpt_path={best}"], tmp_path / "one", "eval"
+    )
+    assert evaluate(one)["test/loss"] == pytest.approx(float(line.split()[1]), rel=1e-5)
+
+
+@pytest.mark.slow
 def test_multirun_sweep_over_cells(tmp_path):
     args = ["-m", "model.cell=rnn,lstm,gru", *SMALL_SINE, "trainer.fast_dev_run=true"]
     result = run_script([*args, f"hydra.sweep.dir={tmp_path}"], tmp_path)

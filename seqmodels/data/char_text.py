@@ -6,7 +6,7 @@ import math
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from seqmodels.data.files import data_file
 from seqmodels.data.vocab import Vocabulary
@@ -37,23 +37,38 @@ class BPTTWindows(Dataset):
     ``k + 1`` continues row ``b`` of item ``k``, so a model may carry its state from one item to the
     next. Load it in order and unbatched: ``DataLoader(windows, batch_size=None)``.
 
+    For ``R = num_replicas`` processes (DDP), the ``R * B`` streams are ``R`` groups of ``B``
+    consecutive rows, one group a process, and item ``i`` is window ``i // R`` of group ``i % R``.
+    ``DistributedSampler(windows, R, rank, shuffle=False)`` hands process ``rank`` the items
+    ``rank, rank + R, ...``: the windows of its own streams, in order, and as many as every other
+    process gets.
+
     Args:
-        streams: ``(B, n)`` token ids, one contiguous stream a row (see :func:`batchify`).
+        streams: ``(R * B, n)`` token ids, one contiguous stream a row (see :func:`batchify`).
         seq_len: ``T``, the window length.
+        num_replicas: ``R``, the number of processes that share the streams.
     """
 
-    def __init__(self, streams: torch.Tensor, seq_len: int) -> None:
-        self.streams, self.seq_len = streams, seq_len
+    def __init__(self, streams: torch.Tensor, seq_len: int, num_replicas: int = 1) -> None:
+        if streams.shape[0] % num_replicas:
+            raise ValueError(
+                f"streams has {streams.shape[0]} rows, not a multiple of num_replicas "
+                f"{num_replicas}"
+            )
+        self.streams, self.seq_len, self.num_replicas = streams, seq_len, num_replicas
 
     def __len__(self) -> int:
-        return math.ceil((self.streams.shape[1] - 1) / self.seq_len)
+        return self.num_replicas * math.ceil((self.streams.shape[1] - 1) / self.seq_len)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)} windows")
-        start = index * self.seq_len
-        stop = min(start + self.seq_len, self.streams.shape[1] - 1)
-        return self.streams[:, start:stop], self.streams[:, start + 1 : stop + 1]
+        window, group = divmod(index, self.num_replicas)
+        rows = self.streams.shape[0] // self.num_replicas
+        streams = self.streams[group * rows : (group + 1) * rows]
+        start = window * self.seq_len
+        stop = min(start + self.seq_len, streams.shape[1] - 1)
+        return streams[:, start:stop], streams[:, start + 1 : stop + 1]
 
 
 class CharTextDataModule(L.LightningDataModule):
@@ -73,6 +88,18 @@ class CharTextDataModule(L.LightningDataModule):
 
     After :meth:`setup`, :attr:`model_kwargs` is ``{"vocab_size": V}`` and :attr:`task_kwargs`
     ``{"vocab": [...]}`` (id -> character), which the task keeps in its checkpoint.
+
+    Under DDP (a Trainer with ``world_size`` :math:`R > 1` attached when :meth:`setup` runs), each
+    split is cut into ``R * batch_size`` streams and process ``r`` reads streams
+    ``[r * batch_size, (r + 1) * batch_size)``, window after window, through a
+    ``DistributedSampler`` over :class:`BPTTWindows` (Lightning keeps a distributed sampler it
+    finds rather than injecting its own, which would shuffle and interleave the windows). Every
+    process gets the same number of batches, and each of them carries its own streams' state.
+    Validation and test are split the same way: every character is evaluated once, by one
+    process, and the task's metrics (torchmetrics, synced across processes) are the exact means
+    over all characters, as a single process with ``R * batch_size`` streams computes them.
+    Evaluating the whole split on every process would give the same numbers only at ``R`` times
+    the cost.
 
     Example::
 
@@ -103,17 +130,22 @@ class CharTextDataModule(L.LightningDataModule):
         data_file(self.file, self.data_dir)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.vocab is not None:
-            return
-        path = data_file(self.file, self.data_dir)
-        text = path.read_text(encoding="utf-8")
-        if not text:
-            raise ValueError(f"{path} is empty")
-        self.vocab = Vocabulary.build([text])
-        ids = torch.tensor(self.vocab.encode(text))
-        n_train = round(len(ids) * (1 - self.val_fraction))
-        self.train_set = BPTTWindows(batchify(ids[:n_train], self.batch_size), self.seq_len)
-        self.val_set = BPTTWindows(batchify(ids[n_train:], self.batch_size), self.seq_len)
+        if self.vocab is None:
+            path = data_file(self.file, self.data_dir)
+            text = path.read_text(encoding="utf-8")
+            if not text:
+                raise ValueError(f"{path} is empty")
+            self.vocab = Vocabulary.build([text])
+            ids = torch.tensor(self.vocab.encode(text))
+            n_train = round(len(ids) * (1 - self.val_fraction))
+            self.train_ids, self.val_ids = ids[:n_train], ids[n_train:]
+        # the Trainer calls setup again in each process, with its world size known
+        replicas = self.trainer.world_size if self.trainer is not None else 1
+        self.train_set = self._windows(self.train_ids, replicas)
+        self.val_set = self._windows(self.val_ids, replicas)
+
+    def _windows(self, ids: torch.Tensor, replicas: int) -> BPTTWindows:
+        return BPTTWindows(batchify(ids, replicas * self.batch_size), self.seq_len, replicas)
 
     @property
     def model_kwargs(self) -> dict:
@@ -124,7 +156,12 @@ class CharTextDataModule(L.LightningDataModule):
         return {"vocab": list(self.vocab.itos)}
 
     def _loader(self, windows: BPTTWindows) -> DataLoader:
-        return DataLoader(windows, batch_size=None, shuffle=False, num_workers=self.num_workers)
+        sampler = None
+        if windows.num_replicas > 1:
+            sampler = DistributedSampler(
+                windows, windows.num_replicas, self.trainer.global_rank, shuffle=False
+            )
+        return DataLoader(windows, batch_size=None, sampler=sampler, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set)
