@@ -11,8 +11,8 @@ WORKDIR /app
 RUN pip install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY seqmodels ./seqmodels
-RUN pip install --no-cache-dir -e ".[dev]"
 COPY conf ./conf
+RUN pip install --no-cache-dir -e ".[dev]"
 COPY scripts ./scripts
 COPY tests ./tests
 

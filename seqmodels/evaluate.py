@@ -17,7 +17,7 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
-from seqmodels.train import CONFIG_DIR, build_trainer
+from seqmodels.train import CONFIG_PACKAGE, build_trainer
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Command line entry point: prints the test metrics."""
     metrics = evaluate(cfg)

@@ -21,7 +21,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# the repository's conf/, installed as this package (see pyproject.toml)
+CONFIG_PACKAGE = "seqmodels.conf"
 
 
 def build_task_and_data(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
@@ -103,7 +104,7 @@ def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
         print(f"  view with:      tensorboard --logdir {output_dir.parent}")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Command line entry point; returns ``cfg.optimized_metric`` for sweepers (Optuna)."""
     metrics = train(cfg)

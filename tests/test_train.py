@@ -3,12 +3,14 @@
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import lightning as L
 import pytest
+import setuptools
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import MissingMandatoryValue, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -17,10 +19,15 @@ from torch.utils.data import DataLoader, TensorDataset
 from seqmodels.evaluate import evaluate
 from seqmodels.tasks import RegressionTask
 from seqmodels.tasks.base import build_model
-from seqmodels.train import CONFIG_DIR, train
+from seqmodels.train import CONFIG_PACKAGE, train
 
-ROOT = Path(CONFIG_DIR).parent
-EXPERIMENTS = sorted(path.stem for path in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = resources.files(CONFIG_PACKAGE)
+EXPERIMENTS = sorted(
+    path.name.removesuffix(".yaml")
+    for path in CONFIGS.joinpath("experiment").iterdir()
+    if path.name.endswith(".yaml")
+)
 
 # Every run in these tests: quiet, on CPU, no sanity check.
 QUIET = ["callbacks.rich_progress_bar=null", "trainer.accelerator=cpu"]
@@ -58,7 +65,7 @@ def one_torch_thread():
 
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train"):
     """Compose a config as the command line would, writing under ``output_dir``."""
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         return compose(config_name, overrides=[*overrides, f"paths.output_dir={output_dir}"])
 
 
@@ -91,9 +98,17 @@ def tiny_data_dir(tmp_path, monkeypatch):
     return root
 
 
+def test_a_regular_install_ships_every_package_and_the_configs():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = setuptools.find_packages(ROOT, include=["seqmodels*"])
+    assert sorted(config["packages"]) == sorted([*packages, CONFIG_PACKAGE])
+    assert CONFIGS.joinpath("train.yaml").is_file() and CONFIGS.joinpath("eval.yaml").is_file()
+
+
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_file_starts_with_its_command(name):
-    lines = (Path(CONFIG_DIR) / "experiment" / f"{name}.yaml").read_text().splitlines()
+    lines = CONFIGS.joinpath("experiment", f"{name}.yaml").read_text().splitlines()
     # Hydra reads the package header only at the very top, so the command comes second
     assert lines[0] == "# @package _global_"
     assert lines[1].startswith(f"# python scripts/train.py experiment={name}")
@@ -141,7 +156,7 @@ def test_a_typo_in_an_override_fails_naming_the_key(override, key, tmp_path):
 def test_optuna_search_and_slurm_launcher_compose():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         cfg = compose(
             "train",
             overrides=["hparams_search=optuna", "hydra/launcher=slurm"],
