@@ -77,7 +77,11 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Write the run's settings with its final metrics to TensorBoard's HPARAMS tab."""
+    """Write the run's settings with its final metrics to TensorBoard's HPARAMS tab.
+
+    The settings are the config's, small values only: the task's own hyperparameters, which hold
+    data-dependent values such as vocabularies, stay in its checkpoint.
+    """
     params = {
         key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("data", "model", "task")
     }
@@ -90,6 +94,7 @@ def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float])
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(params, metrics=finite)
+            logger.save()  # flush: the process may end before the writer's next flush
 
 
 @rank_zero_only

@@ -14,10 +14,12 @@ from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import MissingMandatoryValue, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate
-from seqmodels.tasks import RegressionTask
+from seqmodels.tasks import ClassificationTask, RegressionTask
 from seqmodels.tasks.base import build_model
 from seqmodels.train import CONFIG_PACKAGE, train
 
@@ -247,6 +249,40 @@ def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):
     assert "_hparams_/session_start_info" in events.summary_metadata
     assert {"val/rmse", "test/rmse", "test/persistence_rmse"} <= set(events.Tags()["scalars"])
     assert "val/rmse" in metrics
+
+
+def hparams_sessions(log_dir: Path) -> list[dict[str, str]]:
+    """The hyperparameters of every HPARAMS session TensorBoard finds under ``log_dir``."""
+    sessions = []
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.tag == "_hparams_/session_start_info":
+                    data = HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                    hparams = data.session_start_info.hparams
+                    sessions.append({name: str(hparams[name]) for name in hparams})
+    return sessions
+
+
+def test_the_vocabulary_stays_in_the_checkpoint_and_out_of_the_logged_hparams(
+    tiny_data_dir, tmp_path
+):
+    # default_hp_metric=true: Lightning itself would log the task's hyperparameters as a session
+    overrides = ["experiment=tiny_sentiment", "trainer.max_epochs=1", "logger=[tensorboard,csv]"]
+    cfg = compose_config(
+        [*overrides, "logger.tensorboard.default_hp_metric=true", *QUIET], tmp_path
+    )
+    train(cfg)
+    (session,) = hparams_sessions(tmp_path / "tensorboard")  # the config, with the final metrics
+    assert "model/cell" in session and "vocab" not in session
+    logged = [path for name in ("tensorboard", "csv") for path in (tmp_path / name).rglob("*")]
+    assert not [path for path in logged if path.is_file() and b"<unk>" in path.read_bytes()]
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    vocab = torch.load(last, weights_only=True)["hyper_parameters"]["vocab"]
+    assert vocab[:2] == ["<pad>", "<unk>"] and {"good", "sad"} <= set(vocab)
+    task = ClassificationTask.load_from_checkpoint(last)
+    assert task.vocab.itos == vocab
+    assert task.predict(["very good", "not sad"])[0] in task.labels
 
 
 def run_script(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -54,7 +54,10 @@ class SequenceTask(L.LightningModule):
     * builds ``self.model`` from the ``model`` spec dict (see :func:`build_model`);
     * records every constructor argument of the subclass chain as hyperparameters (no need to
       call ``save_hyperparameters`` again), except ``optimizer`` and ``scheduler``: those are
-      callables, so checkpoints keep plain data only and load with ``weights_only=True``;
+      callables, so checkpoints keep plain data only and load with ``weights_only=True``. They go
+      to the checkpoint, not to the loggers: they include data-dependent values such as a
+      vocabulary of thousands of tokens (:func:`seqmodels.train.train` logs the run's config with
+      its final metrics instead);
     * ``configure_optimizers`` from the ``optimizer`` / ``scheduler`` factories
       (Hydra ``_partial_: true`` objects); Adam with lr 1e-3 when ``optimizer`` is None;
     * stops the run with a ``FloatingPointError`` naming the stage and step when a loss is NaN or
@@ -107,7 +110,7 @@ class SequenceTask(L.LightningModule):
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
             )
         # frame walks up through the subclasses' __init__, so their arguments are recorded too
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.model = build_model(model)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
