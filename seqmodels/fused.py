@@ -25,35 +25,45 @@ from torch.autograd.function import once_differentiable
 
 
 class LSTMScan(torch.autograd.Function):
-    """``(projected, h_0, c_0, weight_hh, batch_sizes) -> (outputs, cells)``, packed layout.
+    r"""``(projected, h_0, c_0, weight_hh, batch_sizes) -> (outputs, cells)``, packed layout.
 
     ``projected`` is ``(S, 4H)``: the input projections of every step of every sequence (both
     biases included, see :meth:`seqmodels.LSTMCell.project_input`) in the packed layout of
     :func:`seqmodels.recurrent.run_cell`: ``batch_sizes[t]`` rows per step ``t``, sequences
     sorted by decreasing length. ``h_0``, ``c_0`` are ``(N, H)``. Returns the hidden states
     ``outputs`` and the cell states ``cells`` of every step, both ``(S, H)`` in the same layout.
+
+    The backward pass writes the gradients of the gates' pre-activations at step :math:`t` as
+
+    .. math::
+        \delta_{i,f,g} = \bar{c}_t \odot (a_i, a_f, a_g), \quad \delta_o = \bar{h}_t \odot a_o,
+        \quad (a_i, a_f, a_g, a_o) = (g\,\sigma'_i,\ c_{t-1}\,\sigma'_f,\ i \tanh'_g,\
+        \tanh(c_t)\,\sigma'_o)
+
+    where :math:`\bar{h}_t, \bar{c}_t` are the gradients reaching the step's states. The
+    coefficients :math:`a` are computed for all steps at once, so a step costs one matmul and
+    four element-wise kernels.
     """
 
     @staticmethod
     def forward(ctx, projected, h0, c0, weight_hh, batch_sizes):  # noqa: ANN001, ANN205
         hidden = c0.size(1)
-        weight_t = weight_hh.t()
+        weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
         outputs = projected.new_empty(projected.size(0), h0.size(1))
         cells = projected.new_empty(projected.size(0), hidden)
         tanh_cells = torch.empty_like(cells)
         gates = torch.empty_like(projected)  # activated i, f, g, o of every step
-        h, c, start = h0, c0, 0
-        for size in batch_sizes:
-            rows = slice(start, start + size)
-            pre = torch.addmm(projected[rows], h[:size], weight_t)  # (N_t, 4H)
-            act = gates[rows]
-            torch.sigmoid(pre, out=act)
-            i, f, g, o = act.unsafe_chunk(4, 1)
-            g.copy_(pre[:, 2 * hidden : 3 * hidden].tanh())  # tanh(out=strided view) is slow
-            c = torch.addcmul(f * c[:size], i, g, out=cells[rows])
-            torch.tanh(c, out=tanh_cells[rows])
-            h = torch.mul(o, tanh_cells[rows], out=outputs[rows])
-            start += size
+        pre = projected.new_empty(h0.size(0), projected.size(1))  # one step's pre-activations
+        steps = _steps(batch_sizes, projected, gates, cells, tanh_cells, outputs)
+        h, c = h0, c0
+        for x, act, c_out, tanh_c_out, h_out in steps:
+            if x.size(0) < h.size(0):  # sequences that ended drop out (packed input)
+                h, c, pre = h[: x.size(0)], c[: x.size(0)], pre[: x.size(0)]
+            torch.addmm(x, h, weight_t, out=pre)
+            i, f, g, o = torch.sigmoid(pre, out=act).unsafe_chunk(4, 1)
+            torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=g)
+            c = torch.addcmul(f * c, i, g, out=c_out)
+            h = torch.mul(o, torch.tanh(c, out=tanh_c_out), out=h_out)
         ctx.batch_sizes = batch_sizes
         ctx.save_for_backward(h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
         return outputs, cells
@@ -67,36 +77,42 @@ class LSTMScan(torch.autograd.Function):
             grad_outputs = torch.zeros_like(outputs)
         if grad_cells is None:
             grad_cells = torch.zeros_like(cells)
-        # derivative of each activation at its output, for all steps at once
-        slope = gates * (1 - gates)
-        g = gates[:, 2 * hidden : 3 * hidden]
-        slope[:, 2 * hidden : 3 * hidden] = 1 - g * g
-        slope_c = gates[:, 3 * hidden :] * (1 - tanh_cells * tanh_cells)  # o * tanh'(c)
-        grad_gates = torch.empty_like(gates)  # δ, pre-activation, every step
-        starts = [0]
-        for size in batch_sizes[:-1]:
-            starts.append(starts[-1] + size)
-        grad_h = grad_c = h0.new_zeros(0, h0.size(1))  # from step t + 1 into step t's state
-        for t in range(len(batch_sizes) - 1, -1, -1):
-            size, start = batch_sizes[t], starts[t]
-            rows = slice(start, start + size)
-            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
-            grad_c = _add_to_first_rows(grad_cells[rows], grad_c)
-            i, f, g, o = gates[rows].unsafe_chunk(4, 1)
-            d_i, d_f, d_g, d_o = grad_gates[rows].unsafe_chunk(4, 1)
-            c_prev = c0[:size] if t == 0 else cells[starts[t - 1] : starts[t - 1] + size]
-            torch.mul(grad_h, tanh_cells[rows], out=d_o)
-            grad_c = torch.addcmul(grad_c, grad_h, slope_c[rows])
-            torch.mul(grad_c, g, out=d_i)
-            torch.mul(grad_c, c_prev, out=d_f)
-            torch.mul(grad_c, i, out=d_g)
-            grad_gates[rows].mul_(slope[rows])
-            grad_c = grad_c * f
-            grad_h = grad_gates[rows] @ weight_hh  # (N_t, 4H) @ (4H, H)
+        previous_rows = _previous_rows(batch_sizes, h0)
+        i, f, g, o = gates.unsafe_chunk(4, 1)
+        coefficients = gates * (1 - gates)  # σ' of every gate (g's block is replaced below)
+        a_i, a_f, a_g, a_o = coefficients.unsafe_chunk(4, 1)
+        a_i.mul_(g)
+        a_f.mul_(torch.cat((c0, cells)).index_select(0, previous_rows))  # times c_{t-1}
+        torch.mul(1 - g * g, i, out=a_g)
+        a_o.mul_(tanh_cells)
+        slope_c = o * (1 - tanh_cells * tanh_cells)  # ∂h_t/∂c_t
+        grad_gates = torch.empty_like(gates)  # δ of every step
+        ifg = slice(0, 3 * hidden)  # the gates whose δ is c̄ times a coefficient, as (S, 3, H)
+        steps = _steps(
+            batch_sizes,
+            grad_outputs,
+            grad_cells,
+            slope_c,
+            f,
+            coefficients[:, ifg].unflatten(1, (3, hidden)),
+            a_o,
+            grad_gates,
+            grad_gates[:, ifg].unflatten(1, (3, hidden)),
+            grad_gates[:, 3 * hidden :],
+        )
+        delta = grad_c = f_next = None  # step t + 1's δ, c̄ and f (first rows continue step t)
+        for grad_out, grad_cell, slope, f_t, a_ifg, a_o_t, d, d_ifg, d_o in reversed(steps):
+            grad_h = _add_matmul(grad_out, delta, weight_hh)  # h̄_t
+            grad_c = torch.addcmul(_add_product(grad_cell, grad_c, f_next), grad_h, slope)  # c̄_t
+            torch.mul(grad_c.unsqueeze(1), a_ifg, out=d_ifg)
+            torch.mul(grad_h, a_o_t, out=d_o)
+            delta, f_next = d, f_t
+        grad_h0 = delta @ weight_hh
+        grad_c0 = grad_c * f[: grad_c.size(0)]
         # (S, H): the hidden state each row's step started from
-        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        previous = torch.cat((h0, outputs)).index_select(0, previous_rows)
         grad_weight = grad_gates.t() @ previous  # (4H, H)
-        return grad_gates, grad_h, grad_c, grad_weight, None
+        return grad_gates, grad_h0, grad_c0, grad_weight, None
 
 
 class GRUScan(torch.autograd.Function):
@@ -142,27 +158,26 @@ class GRUScan(torch.autograd.Function):
         batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
         previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
         r, z = gates.unsafe_chunk(2, 1)
-        slope_n = 1 - new * new  # tanh'
-        slope = gates * (1 - gates)  # sigmoid' of r and z
+        sigmoid_slope = gates * (1 - gates)
+        # for all steps at once: ∂h'/∂ of the n and z pre-activations, ∂(n's)/∂(r's)
+        a_n = (1 - z) * (1 - new * new)
+        a_z = (previous - new) * sigmoid_slope[:, hidden:]
+        a_r = recurrent_n * sigmoid_slope[:, :hidden]
         grad_projected = gates.new_empty(gates.size(0), 3 * hidden)
         grad_recurrent = torch.empty_like(grad_projected)  # w.r.t. W_hh h + b_hh
-        starts = [0]
-        for size in batch_sizes[:-1]:
-            starts.append(starts[-1] + size)
-        grad_h = h0.new_zeros(0, hidden)  # from step t + 1 into step t's state
-        for t in range(len(batch_sizes) - 1, -1, -1):
-            size, start = batch_sizes[t], starts[t]
-            rows = slice(start, start + size)
-            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
-            d_r, d_z, d_n = grad_projected[rows].unsafe_chunk(3, 1)
-            _, _, d_recurrent_n = grad_recurrent[rows].unsafe_chunk(3, 1)
-            torch.mul(grad_h * (1 - z[rows]), slope_n[rows], out=d_n)  # before tanh
-            torch.mul(grad_h, previous[rows] - new[rows], out=d_z)
-            torch.mul(d_n, recurrent_n[rows], out=d_r)
-            torch.mul(d_n, r[rows], out=d_recurrent_n)
-            grad_projected[rows, : 2 * hidden].mul_(slope[rows])
-            grad_recurrent[rows, : 2 * hidden] = grad_projected[rows, : 2 * hidden]
-            grad_h = torch.addmm(grad_h * z[rows], grad_recurrent[rows], weight_hh)
+        d_n = grad_projected[:, 2 * hidden :]
+        steps = _steps(batch_sizes, grad_outputs, z, r, a_n, a_z, a_r, grad_recurrent, d_n)
+        grad_h = carried = z_next = None  # step t + 1's h̄, δ of W_hh h + b_hh and z
+        for grad_out, z_t, r_t, a_n_t, a_z_t, a_r_t, d_recurrent, d_n in reversed(steps):
+            grad_h = _add_matmul(_add_product(grad_out, grad_h, z_next), carried, weight_hh)
+            d_r, d_z, d_recurrent_n = d_recurrent.unsafe_chunk(3, 1)
+            torch.mul(grad_h, a_n_t, out=d_n)
+            torch.mul(grad_h, a_z_t, out=d_z)
+            torch.mul(d_n, a_r_t, out=d_r)
+            torch.mul(d_n, r_t, out=d_recurrent_n)
+            carried, z_next = d_recurrent, z_t
+        grad_h = torch.addmm(grad_h * z_next, carried, weight_hh)  # h̄_0
+        grad_projected[:, : 2 * hidden] = grad_recurrent[:, : 2 * hidden]
         grad_weight = grad_recurrent.t() @ previous  # (3H, H)
         grad_bias = grad_recurrent.sum(0) if ctx.has_bias else None
         return grad_projected, grad_h, grad_weight, grad_bias, None
@@ -208,25 +223,41 @@ class RNNScan(torch.autograd.Function):
             "leaky_relu": lambda h: torch.where(h > 0, 1.0, 0.01).to(h.dtype),
         }[ctx.nonlinearity](outputs)
         grad_pre = torch.empty_like(outputs)
-        starts = [0]
-        for size in batch_sizes[:-1]:
-            starts.append(starts[-1] + size)
-        grad_h = h0.new_zeros(0, h0.size(1))  # from step t + 1 into step t's state
-        for t in range(len(batch_sizes) - 1, -1, -1):
-            rows = slice(starts[t], starts[t] + batch_sizes[t])
-            grad_h = _add_to_first_rows(grad_outputs[rows], grad_h)
-            torch.mul(grad_h, slope[rows], out=grad_pre[rows])
-            grad_h = grad_pre[rows] @ weight_hh
+        steps = _steps(batch_sizes, grad_outputs, slope, grad_pre)
+        delta = None  # step t + 1's
+        for grad_out, slope_t, d in reversed(steps):
+            delta = torch.mul(_add_matmul(grad_out, delta, weight_hh), slope_t, out=d)
         previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
-        return grad_pre, grad_h, grad_pre.t() @ previous, None, None
+        return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None
 
 
-def _add_to_first_rows(grad: Tensor, carried: Tensor) -> Tensor:
-    """``grad`` plus ``carried`` on its first rows (sequences that go on to the next step)."""
+def _steps(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
+    """The rows of each step of each packed ``(S, ...)`` tensor, step by step: views, one
+    ``split`` per tensor instead of a slice per step and tensor."""
+    return list(zip(*(x.split(batch_sizes) for x in tensors), strict=True))
+
+
+def _add_matmul(grad: Tensor, carried: Tensor | None, weight: Tensor) -> Tensor:
+    """``grad`` plus ``carried @ weight`` on its first rows (sequences that go on to the next
+    step), or ``grad`` itself when nothing is carried."""
+    if carried is None:
+        return grad
     if carried.size(0) == grad.size(0):
-        return grad + carried
+        return torch.addmm(grad, carried, weight)
     grad = grad.clone()
-    grad[: carried.size(0)] += carried
+    grad[: carried.size(0)].addmm_(carried, weight)
+    return grad
+
+
+def _add_product(grad: Tensor, carried: Tensor | None, factor: Tensor) -> Tensor:
+    """``grad`` plus ``carried * factor`` (both with as many rows as sequences that go on to
+    the next step) on its first rows, or ``grad`` itself when nothing is carried."""
+    if carried is None:
+        return grad
+    if carried.size(0) == grad.size(0):
+        return torch.addcmul(grad, carried, factor)
+    grad = grad.clone()
+    grad[: carried.size(0)].addcmul_(carried, factor)
     return grad
 
 
