@@ -77,15 +77,17 @@ class LSTMScan(torch.autograd.Function):
             grad_outputs = torch.zeros_like(outputs)
         if grad_cells is None:
             grad_cells = torch.zeros_like(cells)
-        previous_rows = _previous_rows(batch_sizes, h0)
+        # in place where possible: at large batches, each (S, 4H) temporary costs more in memory
+        # traffic and fresh pages than the arithmetic
+        one = gates.new_ones(())
         i, f, g, o = gates.unsafe_chunk(4, 1)
-        coefficients = gates * (1 - gates)  # σ' of every gate (g's block is replaced below)
+        coefficients = torch.addcmul(gates, gates, gates, value=-1)  # σ' = s - s² (g: replaced)
         a_i, a_f, a_g, a_o = coefficients.unsafe_chunk(4, 1)
         a_i.mul_(g)
-        a_f.mul_(torch.cat((c0, cells)).index_select(0, previous_rows))  # times c_{t-1}
-        torch.mul(1 - g * g, i, out=a_g)
+        a_f.mul_(_previous(c0, cells, batch_sizes))  # times c_{t-1}
+        torch.addcmul(one, g, g, value=-1, out=a_g).mul_(i)
         a_o.mul_(tanh_cells)
-        slope_c = o * (1 - tanh_cells * tanh_cells)  # ∂h_t/∂c_t
+        slope_c = torch.addcmul(one, tanh_cells, tanh_cells, value=-1).mul_(o)  # ∂h_t/∂c_t
         grad_gates = torch.empty_like(gates)  # δ of every step
         ifg = slice(0, 3 * hidden)  # the gates whose δ is c̄ times a coefficient, as (S, 3, H)
         steps = _steps(
@@ -109,9 +111,7 @@ class LSTMScan(torch.autograd.Function):
             delta, f_next = d, f_t
         grad_h0 = delta @ weight_hh
         grad_c0 = grad_c * f[: grad_c.size(0)]
-        # (S, H): the hidden state each row's step started from
-        previous = torch.cat((h0, outputs)).index_select(0, previous_rows)
-        grad_weight = grad_gates.t() @ previous  # (4H, H)
+        grad_weight = grad_gates.t() @ _previous(h0, outputs, batch_sizes)  # (4H, H)
         return grad_gates, grad_h0, grad_c0, grad_weight, None
 
 
@@ -156,7 +156,7 @@ class GRUScan(torch.autograd.Function):
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
         h0, weight_hh, outputs, gates, new, recurrent_n = ctx.saved_tensors
         batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
-        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        previous = _previous(h0, outputs, batch_sizes)
         r, z = gates.unsafe_chunk(2, 1)
         sigmoid_slope = gates * (1 - gates)
         # for all steps at once: ∂h'/∂ of the n and z pre-activations, ∂(n's)/∂(r's)
@@ -227,7 +227,7 @@ class RNNScan(torch.autograd.Function):
         delta = None  # step t + 1's
         for grad_out, slope_t, d in reversed(steps):
             delta = torch.mul(_add_matmul(grad_out, delta, weight_hh), slope_t, out=d)
-        previous = torch.cat((h0, outputs)).index_select(0, _previous_rows(batch_sizes, h0))
+        previous = _previous(h0, outputs, batch_sizes)
         return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None
 
 
@@ -261,14 +261,17 @@ def _add_product(grad: Tensor, carried: Tensor | None, factor: Tensor) -> Tensor
     return grad
 
 
-def _previous_rows(batch_sizes: list[int], h0: Tensor) -> Tensor:
-    """Row of ``cat((h0, outputs))`` holding the state each packed row's step started from."""
+def _previous(initial: Tensor, states: Tensor, batch_sizes: list[int]) -> Tensor:
+    """``(S, H)``: the state each packed row's step started from (``initial`` for step 0)."""
+    if batch_sizes[0] == batch_sizes[-1]:  # equal lengths: step t - 1's rows, in order
+        return torch.cat((initial, states[: states.size(0) - batch_sizes[-1]]))
     sizes = torch.tensor(batch_sizes)
     starts = torch.cumsum(sizes, 0) - sizes
     step = torch.repeat_interleave(torch.arange(len(batch_sizes)), sizes)  # step of each row
     sequence = torch.arange(int(sizes.sum())) - starts[step]
-    previous_start = torch.where(step == 0, 0, h0.size(0) + starts[(step - 1).clamp(min=0)])
-    return (previous_start + sequence).to(h0.device)
+    start = torch.where(step == 0, 0, initial.size(0) + starts[(step - 1).clamp(min=0)])
+    rows = (start + sequence).to(states.device)  # in cat((initial, states))
+    return torch.cat((initial, states)).index_select(0, rows)
 
 
 def last_rows(batch_sizes: list[int], device: torch.device) -> Tensor:
