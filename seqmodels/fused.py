@@ -19,6 +19,8 @@ against ``torch.nn`` and with ``gradcheck``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -73,10 +75,6 @@ class LSTMScan(torch.autograd.Function):
     def backward(ctx, grad_outputs, grad_cells):  # noqa: ANN001, ANN205
         h0, c0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
         batch_sizes, hidden = ctx.batch_sizes, cells.size(1)
-        if grad_outputs is None:
-            grad_outputs = torch.zeros_like(outputs)
-        if grad_cells is None:
-            grad_cells = torch.zeros_like(cells)
         # in place where possible: at large batches, each (S, 4H) temporary costs more in memory
         # traffic and fresh pages than the arithmetic
         one = gates.new_ones(())
@@ -104,13 +102,14 @@ class LSTMScan(torch.autograd.Function):
         )
         delta = grad_c = f_next = None  # step t + 1's δ, c̄ and f (first rows continue step t)
         for grad_out, grad_cell, slope, f_t, a_ifg, a_o_t, d, d_ifg, d_o in reversed(steps):
-            grad_h = _add_matmul(grad_out, delta, weight_hh)  # h̄_t
-            grad_c = torch.addcmul(_add_product(grad_cell, grad_c, f_next), grad_h, slope)  # c̄_t
+            grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            grad_c = _add_carried(grad_cell, grad_c, f_next, torch.addcmul)
+            grad_c = torch.addcmul(grad_c, grad_h, slope)  # c̄_t
             torch.mul(grad_c.unsqueeze(1), a_ifg, out=d_ifg)
             torch.mul(grad_h, a_o_t, out=d_o)
             delta, f_next = d, f_t
         grad_h0 = delta @ weight_hh
-        grad_c0 = grad_c * f[: grad_c.size(0)]
+        grad_c0 = grad_c * f_next
         grad_weight = grad_gates.t() @ _previous(h0, outputs, batch_sizes)  # (4H, H)
         return grad_gates, grad_h0, grad_c0, grad_weight, None
 
@@ -131,21 +130,20 @@ class GRUScan(torch.autograd.Function):
         gates = projected.new_empty(projected.size(0), 2 * hidden)  # r, z of every step
         new = torch.empty_like(outputs)  # n of every step
         recurrent_n = torch.empty_like(outputs)  # W_hn h + b_hn of every step
-        h, start = h0, 0
-        for size in batch_sizes:
-            rows = slice(start, start + size)
-            h = h[:size]
+        h = h0
+        for x, r_z_out, n_out, recurrent_n_out, h_out in _steps(
+            batch_sizes, projected, gates, new, recurrent_n, outputs
+        ):
+            h = h[: x.size(0)]
             if bias_hh is None:
                 recurrent = h @ weight_t  # (N_t, 3H)
             else:
                 recurrent = torch.addmm(bias_hh, h, weight_t)
-            x = projected[rows]
-            r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=gates[rows])
+            r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=r_z_out)
             r, z = r_z.unsafe_chunk(2, 1)
-            recurrent_n[rows] = recurrent[:, 2 * hidden :]
-            n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n[rows]), out=new[rows])
-            h = torch.addcmul(n, z, h - n, out=outputs[rows])  # (1 - z) n + z h
-            start += size
+            recurrent_n_out.copy_(recurrent[:, 2 * hidden :])
+            n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n_out), out=n_out)
+            h = torch.addcmul(n, z, h - n, out=h_out)  # (1 - z) n + z h
         ctx.batch_sizes = batch_sizes
         ctx.has_bias = bias_hh is not None
         ctx.save_for_backward(h0, weight_hh, outputs, gates, new, recurrent_n)
@@ -169,7 +167,8 @@ class GRUScan(torch.autograd.Function):
         steps = _steps(batch_sizes, grad_outputs, z, r, a_n, a_z, a_r, grad_recurrent, d_n)
         grad_h = carried = z_next = None  # step t + 1's h̄, δ of W_hh h + b_hh and z
         for grad_out, z_t, r_t, a_n_t, a_z_t, a_r_t, d_recurrent, d_n in reversed(steps):
-            grad_h = _add_matmul(_add_product(grad_out, grad_h, z_next), carried, weight_hh)
+            grad_h = _add_carried(grad_out, grad_h, z_next, torch.addcmul)
+            grad_h = _add_carried(grad_h, carried, weight_hh, torch.addmm)  # h̄_t
             d_r, d_z, d_recurrent_n = d_recurrent.unsafe_chunk(3, 1)
             torch.mul(grad_h, a_n_t, out=d_n)
             torch.mul(grad_h, a_z_t, out=d_z)
@@ -200,12 +199,10 @@ class RNNScan(torch.autograd.Function):
             "leaky_relu": torch.nn.functional.leaky_relu,
         }[nonlinearity]
         outputs = torch.empty_like(projected)
-        h, start = h0, 0
-        for size in batch_sizes:
-            rows = slice(start, start + size)
-            h = activation(torch.addmm(projected[rows], h[:size], weight_t))
-            outputs[rows] = h
-            start += size
+        h = h0
+        for x, h_out in _steps(batch_sizes, projected, outputs):
+            h = activation(torch.addmm(x, h[: x.size(0)], weight_t))
+            h_out.copy_(h)
         ctx.batch_sizes, ctx.nonlinearity = batch_sizes, nonlinearity
         ctx.save_for_backward(h0, weight_hh, outputs)
         return outputs
@@ -226,7 +223,8 @@ class RNNScan(torch.autograd.Function):
         steps = _steps(batch_sizes, grad_outputs, slope, grad_pre)
         delta = None  # step t + 1's
         for grad_out, slope_t, d in reversed(steps):
-            delta = torch.mul(_add_matmul(grad_out, delta, weight_hh), slope_t, out=d)
+            grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            delta = torch.mul(grad_h, slope_t, out=d)
         previous = _previous(h0, outputs, batch_sizes)
         return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None
 
@@ -237,27 +235,20 @@ def _steps(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]
     return list(zip(*(x.split(batch_sizes) for x in tensors), strict=True))
 
 
-def _add_matmul(grad: Tensor, carried: Tensor | None, weight: Tensor) -> Tensor:
-    """``grad`` plus ``carried @ weight`` on its first rows (sequences that go on to the next
-    step), or ``grad`` itself when nothing is carried."""
+def _add_carried(grad: Tensor, carried: Tensor | None, other: Tensor, fused: Callable) -> Tensor:
+    """``grad`` plus the term carried back from the next step, on its first rows (sequences that
+    go on to the next step), or ``grad`` itself when nothing is carried.
+
+    ``fused`` is ``torch.addmm`` (the term is ``carried @ other``) or ``torch.addcmul``
+    (``carried * other``, both with as many rows as ``carried``).
+    """
     if carried is None:
         return grad
     if carried.size(0) == grad.size(0):
-        return torch.addmm(grad, carried, weight)
+        return fused(grad, carried, other)
     grad = grad.clone()
-    grad[: carried.size(0)].addmm_(carried, weight)
-    return grad
-
-
-def _add_product(grad: Tensor, carried: Tensor | None, factor: Tensor) -> Tensor:
-    """``grad`` plus ``carried * factor`` (both with as many rows as sequences that go on to
-    the next step) on its first rows, or ``grad`` itself when nothing is carried."""
-    if carried is None:
-        return grad
-    if carried.size(0) == grad.size(0):
-        return torch.addcmul(grad, carried, factor)
-    grad = grad.clone()
-    grad[: carried.size(0)].addcmul_(carried, factor)
+    first = grad[: carried.size(0)]
+    fused(first, carried, other, out=first)
     return grad
 
 
