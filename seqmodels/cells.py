@@ -23,13 +23,14 @@ and ``PackedSequence`` support from :class:`seqmodels.Recurrent` for free.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused import GRUScan, LSTMScan, RNNScan, last_rows
+from seqmodels.fused import ACTIVATIONS, can_fuse, final_rows, gru_scan, lstm_scan, rnn_scan
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -47,6 +48,9 @@ class RecurrentCell(nn.Module):
     input_size: int
     hidden_size: int
     state_sizes: tuple[int, ...]
+    #: device types on which a layer of this cell computes in full precision under autocast
+    #: (as ``torch.nn.GRU`` does on the CPU); elsewhere it computes in the autocast dtype.
+    autocast_full_precision: tuple[str, ...] = ()
 
     def project_input(self, input: Tensor) -> Tensor:
         """Input-dependent part of the step, ``(*, input_size) -> (*, P)``."""
@@ -120,7 +124,8 @@ class RecurrentCell(nn.Module):
                 f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
                 f"got {input.size(-1)}"
             )
-        check_matches_parameters(self, input, "input")
+        if not autocast_enabled(input.device.type):
+            check_matches_parameters(self, input, "input")
         unbatched = input.dim() == 1
         batch = input.unsqueeze(0) if unbatched else input
         if hx is None:
@@ -193,18 +198,42 @@ def check_matches_parameters(owner: nn.Module, tensor: Tensor, what: str) -> Non
         )
 
 
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (devices without autocast, e.g. meta: no)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def check_sizes(input_size: int, hidden_size: int) -> None:
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
 
 
-_ACTIVATIONS = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-    "leaky_relu": F.leaky_relu,
-}
+def lstm_step(
+    projected: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step without projection (see :class:`LSTMCell`): ``(h, c) -> (h', c')``."""
+    h, c = state
+    gates = torch.addmm(projected, h, weight_hh.t())  # (N, 4H)
+    i, f, g, o = gates.unsafe_chunk(4, 1)
+    c = torch.addcmul(f.sigmoid() * c, i.sigmoid(), g.tanh())
+    return o.sigmoid() * c.tanh(), c
+
+
+def gru_step(projected: Tensor, state: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """One GRU step (see :class:`GRUCell`): ``h -> h'``."""
+    hidden = F.linear(state, weight_hh, bias_hh)  # (N, 3H)
+    x_r, x_z, x_n = projected.chunk(3, 1)
+    h_r, h_z, h_n = hidden.chunk(3, 1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (state - n)
+
+
+def rnn_step(projected: Tensor, state: Tensor, weight_hh: Tensor, nonlinearity: str) -> Tensor:
+    """One Elman RNN step (see :class:`RNNCell`): ``h -> h'``."""
+    return ACTIVATIONS[nonlinearity](torch.addmm(projected, state, weight_hh.t()))
 
 
 class RNNCell(RecurrentCell):
@@ -245,16 +274,15 @@ class RNNCell(RecurrentCell):
     ) -> None:
         super().__init__()
         check_sizes(input_size, hidden_size)
-        if nonlinearity not in _ACTIVATIONS:
+        if nonlinearity not in ACTIVATIONS:
             raise ValueError(
-                f"nonlinearity must be one of {', '.join(map(repr, _ACTIVATIONS))}, "
+                f"nonlinearity must be one of {', '.join(map(repr, ACTIVATIONS))}, "
                 f"got {nonlinearity!r}"
             )
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_sizes = (hidden_size,)
         self.bias, self.nonlinearity = bias, nonlinearity
-        self.activation = _ACTIVATIONS[nonlinearity]
         self._create_weights(1, hidden_size, bias, factory)
         self.reset_parameters()
 
@@ -263,19 +291,22 @@ class RNNCell(RecurrentCell):
         return F.linear(input, self.weight_ih, bias)
 
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
-        return self.activation(torch.addmm(projected, state, self.weight_hh.t()))
+        return rnn_step(projected, state, self.weight_hh, self.nonlinearity)
 
     def scan(
         self, projected: Tensor, batch_sizes: list[int], state: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """All steps at once with :class:`~seqmodels.fused.RNNScan` (same values).
+        """All steps at once with :func:`~seqmodels.fused.rnn_scan` (same values).
 
-        Falls back to stepping for subclasses that change :meth:`step`.
+        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
+        change :meth:`step`.
         """
-        if type(self).step is not RNNCell.step:
+        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
+        if type(self).step is not RNNCell.step or not can_fuse(projected, state, weight_hh):
             return super().scan(projected, batch_sizes, state)
-        outputs = RNNScan.apply(projected, state, self.weight_hh, self.nonlinearity, batch_sizes)
-        return outputs, outputs.index_select(0, last_rows(batch_sizes, projected.device))
+        step = functools.partial(rnn_step, nonlinearity=self.nonlinearity)
+        outputs = rnn_scan(projected, state, weight_hh, self.nonlinearity, batch_sizes, step)
+        return outputs, final_rows(outputs, batch_sizes)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
@@ -355,11 +386,7 @@ class LSTMCell(RecurrentCell):
         return F.linear(input, self.weight_ih, bias)
 
     def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h, c = state
-        gates = torch.addmm(projected, h, self.weight_hh.t())  # (N, 4H)
-        i, f, g, o = gates.unsafe_chunk(4, 1)
-        c = torch.addcmul(f.sigmoid() * c, i.sigmoid(), g.tanh())
-        h = o.sigmoid() * c.tanh()
+        h, c = lstm_step(projected, state, self.weight_hh)
         if self.weight_hr is not None:
             h = h @ self.weight_hr.t()
         return h, c
@@ -367,15 +394,20 @@ class LSTMCell(RecurrentCell):
     def scan(
         self, projected: Tensor, batch_sizes: list[int], state: tuple[Tensor, Tensor]
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """All steps at once with :class:`~seqmodels.fused.LSTMScan` (same values).
+        """All steps at once with :func:`~seqmodels.fused.lstm_scan` (same values).
 
-        Falls back to stepping for projections and for subclasses that change :meth:`step`.
+        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, for projections and for
+        subclasses that change :meth:`step`.
         """
-        if self.proj_size or type(self).step is not LSTMCell.step:
+        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
+        if (
+            self.proj_size
+            or type(self).step is not LSTMCell.step
+            or not can_fuse(projected, *state, weight_hh)
+        ):
             return super().scan(projected, batch_sizes, state)
-        outputs, cells = LSTMScan.apply(projected, state[0], state[1], self.weight_hh, batch_sizes)
-        last = last_rows(batch_sizes, projected.device)
-        return outputs, (outputs.index_select(0, last), cells.index_select(0, last))
+        outputs, cells = lstm_scan(projected, *state, weight_hh, batch_sizes, lstm_step)
+        return outputs, (final_rows(outputs, batch_sizes), final_rows(cells, batch_sizes))
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""
@@ -413,6 +445,8 @@ class GRUCell(RecurrentCell):
         torch.Size([3, 20])
     """
 
+    autocast_full_precision = ("cpu",)  # torch.nn.GRU is not autocast on the CPU
+
     def __init__(
         self,
         input_size: int,
@@ -433,26 +467,26 @@ class GRUCell(RecurrentCell):
     def project_input(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight_ih, self.bias_ih)
 
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        return gru_step(projected, state, self.weight_hh, self.bias_hh)
+
     def scan(
         self, projected: Tensor, batch_sizes: list[int], state: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """All steps at once with :class:`~seqmodels.fused.GRUScan` (same values).
+        """All steps at once with :func:`~seqmodels.fused.gru_scan` (same values).
 
-        Falls back to stepping for subclasses that change :meth:`step`.
+        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
+        change :meth:`step`.
         """
-        if type(self).step is not GRUCell.step:
+        dtype = projected.dtype  # the autocast dtype under autocast
+        weight_hh = self.weight_hh.to(dtype)
+        bias_hh = None if self.bias_hh is None else self.bias_hh.to(dtype)
+        if type(self).step is not GRUCell.step or not can_fuse(
+            projected, state, weight_hh, bias_hh
+        ):
             return super().scan(projected, batch_sizes, state)
-        outputs = GRUScan.apply(projected, state, self.weight_hh, self.bias_hh, batch_sizes)
-        return outputs, outputs.index_select(0, last_rows(batch_sizes, projected.device))
-
-    def step(self, projected: Tensor, state: Tensor) -> Tensor:
-        hidden = F.linear(state, self.weight_hh, self.bias_hh)  # (N, 3H)
-        x_r, x_z, x_n = projected.chunk(3, 1)
-        h_r, h_z, h_n = hidden.chunk(3, 1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        return n + z * (state - n)
+        outputs = gru_scan(projected, state, weight_hh, bias_hh, batch_sizes, gru_step)
+        return outputs, final_rows(outputs, batch_sizes)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.bias}"

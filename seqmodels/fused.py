@@ -2,9 +2,8 @@ r"""RNN, LSTM and GRU recurrences over whole batches, back-propagated through ti
 
 Autograd through :meth:`seqmodels.LSTMCell.step` (or ``GRUCell.step``) computes the gradient of
 ``weight_hh`` as one small matmul per time step. :class:`LSTMScan`, :class:`GRUScan` and
-:class:`RNNScan` compute
-the same values with one matmul per step in each direction of the pass, and the weight gradient
-as a single matmul over all steps:
+:class:`RNNScan` compute the same values with one matmul per step in each direction of the pass,
+and the weight gradient as a single matmul over all steps:
 
 .. math::
     \frac{\partial L}{\partial W_{hh}} = \sum_t \delta_t^\top h_{t-1}
@@ -13,8 +12,15 @@ as a single matmul over all steps:
 where :math:`\delta_t` is the gradient of the recurrent pre-activations at step :math:`t`, and
 :math:`\Delta`, :math:`H_{\mathrm{prev}}` stack them (and the previous hidden states) over all
 steps and sequences. Both work in the packed layout of :meth:`seqmodels.RecurrentCell.scan`
-(``batch_sizes[t]`` rows per step, sequences sorted by decreasing length). The tests check them
-against ``torch.nn`` and with ``gradcheck``.
+(``batch_sizes[t]`` rows per step, sequences sorted by decreasing length).
+
+The scans are the fast path of the built-in cells, never the only path. :func:`can_fuse` says
+when they may serve a call; otherwise the cells step through their readable ``step``, which every
+PyTorch transform understands. When the gradient itself is differentiated (``create_graph=True``:
+gradient penalties, Hessian-vector products, MAML) the backward pass runs autograd through the
+cell's step instead of the hand-written formulas, so higher derivatives are exact. Without
+gradients (``torch.no_grad``, ``inference_mode``, evaluation) the forward loops keep nothing for
+backward. The tests check all of it against ``torch.nn`` and with ``gradcheck``.
 """
 
 from __future__ import annotations
@@ -22,20 +28,185 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
-from torch.autograd.function import once_differentiable
+from torch import Tensor, nn
+from torch.autograd import forward_ad
+
+__all__ = ["can_fuse", "lstm_scan", "gru_scan", "rnn_scan", "final_rows", "ACTIVATIONS"]
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "leaky_relu": nn.functional.leaky_relu,
+}
+
+# derivative of each activation, from its output
+_SLOPES: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": lambda h: 1 - h * h,
+    "relu": lambda h: (h > 0).to(h.dtype),
+    "sigmoid": lambda h: h * (1 - h),
+    "leaky_relu": lambda h: torch.where(h > 0, 1.0, 0.01).to(h.dtype),
+}
+
+
+def can_fuse(*tensors: Tensor | None) -> bool:
+    """Whether the hand-written scans may serve a call on these tensors.
+
+    They are eager-mode ``autograd.Function``\\ s over plain tensors. Tracing (``torch.jit.trace``),
+    compiling and exporting (``torch.compile``, ``torch.export``, the ONNX exporter),
+    ``torch.func`` transforms (``vmap``, ``grad``, ``jacrev``), forward-mode AD and tensor
+    subclasses get the cell's step loop instead.
+    """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return False
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        return False
+    if forward_ad._current_level >= 0:
+        return False
+    return all(t is None or type(t) in (Tensor, nn.Parameter) for t in tensors)
+
+
+def _needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def lstm_scan(
+    projected: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_hh: Tensor,
+    batch_sizes: list[int],
+    step: Callable[..., tuple[Tensor, Tensor]],
+) -> tuple[Tensor, Tensor]:
+    """The LSTM over all steps: ``(outputs, cells)``, each ``(S, H)`` in the packed layout.
+
+    ``projected`` is ``(S, 4H)`` with both biases (:meth:`seqmodels.LSTMCell.project_input`);
+    ``step(x, (h, c), weight_hh)`` is the cell's reference step (for higher derivatives).
+    """
+    if _needs_grad(projected, h0, c0, weight_hh):
+        return LSTMScan.apply(projected, h0, c0, weight_hh, batch_sizes, step)
+    return _lstm_forward(projected, h0, c0, weight_hh, batch_sizes, save=False)[:2]
+
+
+def gru_scan(
+    projected: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    batch_sizes: list[int],
+    step: Callable[..., Tensor],
+) -> Tensor:
+    """The GRU over all steps: the outputs ``(S, H)`` in the packed layout.
+
+    ``projected`` is ``(S, 3H)`` with ``bias_ih`` (:meth:`seqmodels.GRUCell.project_input`);
+    ``step(x, h, weight_hh, bias_hh)`` is the cell's reference step.
+    """
+    if _needs_grad(projected, h0, weight_hh, bias_hh):
+        return GRUScan.apply(projected, h0, weight_hh, bias_hh, batch_sizes, step)
+    return _gru_forward(projected, h0, weight_hh, bias_hh, batch_sizes, save=False)[0]
+
+
+def rnn_scan(
+    projected: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    nonlinearity: str,
+    batch_sizes: list[int],
+    step: Callable[..., Tensor],
+) -> Tensor:
+    """The Elman RNN over all steps: the outputs ``(S, H)`` in the packed layout.
+
+    ``projected`` is ``(S, H)`` with both biases (:meth:`seqmodels.RNNCell.project_input`);
+    ``step(x, h, weight_hh)`` is the cell's reference step.
+    """
+    if _needs_grad(projected, h0, weight_hh):
+        return RNNScan.apply(projected, h0, weight_hh, nonlinearity, batch_sizes, step)
+    return _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes)
+
+
+def _lstm_forward(
+    projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, batch_sizes: list, save: bool
+) -> tuple[Tensor, ...]:
+    """``(outputs, cells[, gates, tanh_cells])``; ``save`` keeps what backward needs."""
+    hidden, batch = c0.size(1), h0.size(0)
+    weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
+    outputs = projected.new_empty(projected.size(0), h0.size(1))
+    cells = projected.new_empty(projected.size(0), hidden)
+    if save:  # activated i, f, g, o and tanh(c) of every step
+        gates, tanh_cells = torch.empty_like(projected), torch.empty_like(cells)
+    else:  # one step's, reused
+        gates, tanh_cells = projected.new_empty(batch, 4 * hidden), c0.new_empty(batch, hidden)
+    per_step = _steps(batch_sizes, projected, cells, outputs)
+    scratch = (
+        _steps(batch_sizes, gates, tanh_cells) if save else _rows(batch_sizes, gates, tanh_cells)
+    )
+    pre = projected.new_empty(batch, 4 * hidden)  # one step's pre-activations
+    h, c = h0, c0
+    for (x, c_out, h_out), (act, tanh_c_out) in zip(per_step, scratch, strict=True):
+        if x.size(0) < h.size(0):  # sequences that ended drop out (packed input)
+            h, c, pre = h[: x.size(0)], c[: x.size(0)], pre[: x.size(0)]
+        torch.addmm(x, h, weight_t, out=pre)
+        i, f, g, o = torch.sigmoid(pre, out=act).unsafe_chunk(4, 1)
+        torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=g)
+        c = torch.addcmul(f * c, i, g, out=c_out)
+        h = torch.mul(o, torch.tanh(c, out=tanh_c_out), out=h_out)
+    return (outputs, cells, gates, tanh_cells) if save else (outputs, cells)
+
+
+def _gru_forward(
+    projected: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    batch_sizes: list,
+    save: bool,
+) -> tuple[Tensor, ...]:
+    """``(outputs[, gates, new, recurrent_n])``; ``save`` keeps what backward needs."""
+    hidden, batch = h0.size(1), h0.size(0)
+    weight_t = weight_hh.t()
+    outputs = projected.new_empty(projected.size(0), hidden)
+    if save:  # r, z; n; W_hn h + b_hn of every step
+        rows = projected.size(0)
+        gates = projected.new_empty(rows, 2 * hidden)
+        new, recurrent_n = torch.empty_like(outputs), torch.empty_like(outputs)
+    else:  # one step's, reused
+        gates = projected.new_empty(batch, 2 * hidden)
+        new, recurrent_n = h0.new_empty(batch, hidden), h0.new_empty(batch, hidden)
+    scratch = (_steps if save else _rows)(batch_sizes, gates, new, recurrent_n)
+    h = h0
+    for (x, h_out), (r_z_out, n_out, recurrent_n_out) in zip(
+        _steps(batch_sizes, projected, outputs), scratch, strict=True
+    ):
+        h = h[: x.size(0)]
+        if bias_hh is None:
+            recurrent = h @ weight_t  # (N_t, 3H)
+        else:
+            recurrent = torch.addmm(bias_hh, h, weight_t)
+        r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=r_z_out)
+        r, z = r_z.unsafe_chunk(2, 1)
+        recurrent_n_out.copy_(recurrent[:, 2 * hidden :])
+        n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n_out), out=n_out)
+        h = torch.addcmul(n, z, h - n, out=h_out)  # (1 - z) n + z h
+    return (outputs, gates, new, recurrent_n) if save else (outputs,)
+
+
+def _rnn_forward(
+    projected: Tensor, h0: Tensor, weight_hh: Tensor, nonlinearity: str, batch_sizes: list
+) -> Tensor:
+    weight_t, activation = weight_hh.t(), ACTIVATIONS[nonlinearity]
+    outputs = torch.empty_like(projected)
+    h = h0
+    for x, h_out in _steps(batch_sizes, projected, outputs):
+        h = activation(torch.addmm(x, h[: x.size(0)], weight_t))
+        h_out.copy_(h)
+    return outputs
 
 
 class LSTMScan(torch.autograd.Function):
-    r"""``(projected, h_0, c_0, weight_hh, batch_sizes) -> (outputs, cells)``, packed layout.
+    r"""``(projected, h_0, c_0, weight_hh, batch_sizes, step) -> (outputs, cells)``.
 
-    ``projected`` is ``(S, 4H)``: the input projections of every step of every sequence (both
-    biases included, see :meth:`seqmodels.LSTMCell.project_input`) in the packed layout of
-    :func:`seqmodels.recurrent.run_cell`: ``batch_sizes[t]`` rows per step ``t``, sequences
-    sorted by decreasing length. ``h_0``, ``c_0`` are ``(N, H)``. Returns the hidden states
-    ``outputs`` and the cell states ``cells`` of every step, both ``(S, H)`` in the same layout.
-
-    The backward pass writes the gradients of the gates' pre-activations at step :math:`t` as
+    See :func:`lstm_scan`. The backward pass writes the gradients of the gates'
+    pre-activations at step :math:`t` as
 
     .. math::
         \delta_{i,f,g} = \bar{c}_t \odot (a_i, a_f, a_g), \quad \delta_o = \bar{h}_t \odot a_o,
@@ -48,33 +219,24 @@ class LSTMScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, c0, weight_hh, batch_sizes):  # noqa: ANN001, ANN205
-        hidden = c0.size(1)
-        weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
-        outputs = projected.new_empty(projected.size(0), h0.size(1))
-        cells = projected.new_empty(projected.size(0), hidden)
-        tanh_cells = torch.empty_like(cells)
-        gates = torch.empty_like(projected)  # activated i, f, g, o of every step
-        pre = projected.new_empty(h0.size(0), projected.size(1))  # one step's pre-activations
-        steps = _steps(batch_sizes, projected, gates, cells, tanh_cells, outputs)
-        h, c = h0, c0
-        for x, act, c_out, tanh_c_out, h_out in steps:
-            if x.size(0) < h.size(0):  # sequences that ended drop out (packed input)
-                h, c, pre = h[: x.size(0)], c[: x.size(0)], pre[: x.size(0)]
-            torch.addmm(x, h, weight_t, out=pre)
-            i, f, g, o = torch.sigmoid(pre, out=act).unsafe_chunk(4, 1)
-            torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=g)
-            c = torch.addcmul(f * c, i, g, out=c_out)
-            h = torch.mul(o, torch.tanh(c, out=tanh_c_out), out=h_out)
-        ctx.batch_sizes = batch_sizes
-        ctx.save_for_backward(h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
+    def forward(ctx, projected, h0, c0, weight_hh, batch_sizes, step):  # noqa: ANN001, ANN205
+        outputs, cells, gates, tanh_cells = _lstm_forward(
+            projected, h0, c0, weight_hh, batch_sizes, save=True
+        )
+        ctx.batch_sizes, ctx.step = batch_sizes, step
+        ctx.save_for_backward(projected, h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
         return outputs, cells
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_outputs, grad_cells):  # noqa: ANN001, ANN205
-        h0, c0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
-        batch_sizes, hidden = ctx.batch_sizes, cells.size(1)
+        projected, h0, c0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
+        batch_sizes = ctx.batch_sizes
+        if torch.is_grad_enabled():  # create_graph=True
+            grads = _autograd_backward(
+                ctx.step, batch_sizes, projected, (h0, c0), (weight_hh,), (grad_outputs, grad_cells)
+            )
+            return (*grads, None, None)
+        hidden = cells.size(1)
         # in place where possible: at large batches, each (S, 4H) temporary costs more in memory
         # traffic and fresh pages than the arithmetic
         one = gates.new_ones(())
@@ -111,49 +273,31 @@ class LSTMScan(torch.autograd.Function):
         grad_h0 = delta @ weight_hh
         grad_c0 = grad_c * f_next
         grad_weight = grad_gates.t() @ _previous(h0, outputs, batch_sizes)  # (4H, H)
-        return grad_gates, grad_h0, grad_c0, grad_weight, None
+        return grad_gates, grad_h0, grad_c0, grad_weight, None, None
 
 
 class GRUScan(torch.autograd.Function):
-    """``(projected, h_0, weight_hh, bias_hh, batch_sizes) -> outputs``, packed layout.
-
-    ``projected`` is ``(S, 3H)``, the input projections with ``bias_ih``
-    (:meth:`seqmodels.GRUCell.project_input`); ``bias_hh`` may be None. Returns the hidden
-    states of every step, ``(S, H)``.
-    """
+    """``(projected, h_0, weight_hh, bias_hh, batch_sizes, step) -> outputs``; see
+    :func:`gru_scan`. ``bias_hh`` may be None."""
 
     @staticmethod
-    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes):  # noqa: ANN001, ANN205
-        hidden = h0.size(1)
-        weight_t = weight_hh.t()
-        outputs = projected.new_empty(projected.size(0), hidden)
-        gates = projected.new_empty(projected.size(0), 2 * hidden)  # r, z of every step
-        new = torch.empty_like(outputs)  # n of every step
-        recurrent_n = torch.empty_like(outputs)  # W_hn h + b_hn of every step
-        h = h0
-        for x, r_z_out, n_out, recurrent_n_out, h_out in _steps(
-            batch_sizes, projected, gates, new, recurrent_n, outputs
-        ):
-            h = h[: x.size(0)]
-            if bias_hh is None:
-                recurrent = h @ weight_t  # (N_t, 3H)
-            else:
-                recurrent = torch.addmm(bias_hh, h, weight_t)
-            r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=r_z_out)
-            r, z = r_z.unsafe_chunk(2, 1)
-            recurrent_n_out.copy_(recurrent[:, 2 * hidden :])
-            n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n_out), out=n_out)
-            h = torch.addcmul(n, z, h - n, out=h_out)  # (1 - z) n + z h
-        ctx.batch_sizes = batch_sizes
-        ctx.has_bias = bias_hh is not None
-        ctx.save_for_backward(h0, weight_hh, outputs, gates, new, recurrent_n)
+    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes, step):  # noqa: ANN001, ANN205
+        outputs, gates, new, recurrent_n = _gru_forward(
+            projected, h0, weight_hh, bias_hh, batch_sizes, save=True
+        )
+        ctx.batch_sizes, ctx.step = batch_sizes, step
+        ctx.save_for_backward(projected, h0, weight_hh, bias_hh, outputs, gates, new, recurrent_n)
         return outputs
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
-        h0, weight_hh, outputs, gates, new, recurrent_n = ctx.saved_tensors
+        projected, h0, weight_hh, bias_hh, outputs, gates, new, recurrent_n = ctx.saved_tensors
         batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
+        if torch.is_grad_enabled():  # create_graph=True
+            grads = _autograd_backward(
+                ctx.step, batch_sizes, projected, (h0,), (weight_hh, bias_hh), (grad_outputs,)
+            )
+            return (*grads, None, None)
         previous = _previous(h0, outputs, batch_sizes)
         r, z = gates.unsafe_chunk(2, 1)
         sigmoid_slope = gates * (1 - gates)
@@ -178,47 +322,31 @@ class GRUScan(torch.autograd.Function):
         grad_h = torch.addmm(grad_h * z_next, carried, weight_hh)  # h̄_0
         grad_projected[:, : 2 * hidden] = grad_recurrent[:, : 2 * hidden]
         grad_weight = grad_recurrent.t() @ previous  # (3H, H)
-        grad_bias = grad_recurrent.sum(0) if ctx.has_bias else None
-        return grad_projected, grad_h, grad_weight, grad_bias, None
+        grad_bias = grad_recurrent.sum(0) if bias_hh is not None else None
+        return grad_projected, grad_h, grad_weight, grad_bias, None, None
 
 
 class RNNScan(torch.autograd.Function):
-    """``(projected, h_0, weight_hh, nonlinearity, batch_sizes) -> outputs``, packed layout.
-
-    ``projected`` is ``(S, H)``, the input projections with both biases
-    (:meth:`seqmodels.RNNCell.project_input`). Returns the hidden states of every step.
-    """
+    """``(projected, h_0, weight_hh, nonlinearity, batch_sizes, step) -> outputs``; see
+    :func:`rnn_scan`."""
 
     @staticmethod
-    def forward(ctx, projected, h0, weight_hh, nonlinearity, batch_sizes):  # noqa: ANN001, ANN205
-        weight_t = weight_hh.t()
-        activation = {
-            "tanh": torch.tanh,
-            "relu": torch.relu,
-            "sigmoid": torch.sigmoid,
-            "leaky_relu": torch.nn.functional.leaky_relu,
-        }[nonlinearity]
-        outputs = torch.empty_like(projected)
-        h = h0
-        for x, h_out in _steps(batch_sizes, projected, outputs):
-            h = activation(torch.addmm(x, h[: x.size(0)], weight_t))
-            h_out.copy_(h)
-        ctx.batch_sizes, ctx.nonlinearity = batch_sizes, nonlinearity
-        ctx.save_for_backward(h0, weight_hh, outputs)
+    def forward(ctx, projected, h0, weight_hh, nonlinearity, batch_sizes, step):  # noqa: ANN001, ANN205
+        outputs = _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes)
+        ctx.batch_sizes, ctx.nonlinearity, ctx.step = batch_sizes, nonlinearity, step
+        ctx.save_for_backward(projected, h0, weight_hh, outputs)
         return outputs
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
-        h0, weight_hh, outputs = ctx.saved_tensors
+        projected, h0, weight_hh, outputs = ctx.saved_tensors
         batch_sizes = ctx.batch_sizes
-        # derivative of the activation, from its output, for all steps at once
-        slope = {
-            "tanh": lambda h: 1 - h * h,
-            "relu": lambda h: (h > 0).to(h.dtype),
-            "sigmoid": lambda h: h * (1 - h),
-            "leaky_relu": lambda h: torch.where(h > 0, 1.0, 0.01).to(h.dtype),
-        }[ctx.nonlinearity](outputs)
+        if torch.is_grad_enabled():  # create_graph=True
+            grads = _autograd_backward(
+                ctx.step, batch_sizes, projected, (h0,), (weight_hh,), (grad_outputs,)
+            )
+            return (*grads, None, None, None)
+        slope = _SLOPES[ctx.nonlinearity](outputs)  # for all steps at once
         grad_pre = torch.empty_like(outputs)
         steps = _steps(batch_sizes, grad_outputs, slope, grad_pre)
         delta = None  # step t + 1's
@@ -226,13 +354,56 @@ class RNNScan(torch.autograd.Function):
             grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
             delta = torch.mul(grad_h, slope_t, out=d)
         previous = _previous(h0, outputs, batch_sizes)
-        return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None
+        return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None, None
+
+
+def _autograd_backward(
+    step: Callable,
+    batch_sizes: list[int],
+    projected: Tensor,
+    state: tuple[Tensor, ...],
+    weights: tuple[Tensor | None, ...],
+    grads: tuple[Tensor, ...],
+) -> tuple[Tensor | None, ...]:
+    """Differentiable gradients of ``(projected, *state, *weights)``: autograd through ``step``.
+
+    Runs the cell's reference step over the saved inputs and differentiates it with
+    ``create_graph=True``, so the returned gradients carry a graph and higher derivatives equal
+    those of the step loop (and of ``torch.nn``). ``grads`` are the gradients reaching the
+    history of each state tensor (``(S, size)`` each; those the scan returns).
+    """
+    inputs = (projected, *state, *weights)
+    histories: list[list[Tensor]] = [[] for _ in grads]
+    current = state
+    for x in projected.split(batch_sizes):
+        current = tuple(s[: x.size(0)] for s in current)
+        new = step(x, current[0] if len(current) == 1 else current, *weights)
+        current = new if isinstance(new, tuple) else (new,)
+        for history, part in zip(histories, current, strict=True):
+            history.append(part)
+    wanted = [index for index, t in enumerate(inputs) if t is not None and t.requires_grad]
+    found = torch.autograd.grad(
+        [torch.cat(history) for history in histories],
+        [inputs[index] for index in wanted],
+        grads,
+        create_graph=True,
+        allow_unused=True,
+    )
+    result: list[Tensor | None] = [None] * len(inputs)
+    for index, grad in zip(wanted, found, strict=True):
+        result[index] = grad
+    return tuple(result)
 
 
 def _steps(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
     """The rows of each step of each packed ``(S, ...)`` tensor, step by step: views, one
     ``split`` per tensor instead of a slice per step and tensor."""
     return list(zip(*(x.split(batch_sizes) for x in tensors), strict=True))
+
+
+def _rows(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
+    """The first ``batch_sizes[t]`` rows of each ``(N, ...)`` buffer, step by step."""
+    return [tuple(x[:size] for x in tensors) for size in batch_sizes]
 
 
 def _add_carried(grad: Tensor, carried: Tensor | None, other: Tensor, fused: Callable) -> Tensor:
@@ -265,9 +436,12 @@ def _previous(initial: Tensor, states: Tensor, batch_sizes: list[int]) -> Tensor
     return torch.cat((initial, states)).index_select(0, rows)
 
 
-def last_rows(batch_sizes: list[int], device: torch.device) -> Tensor:
-    """Row of each sequence's last step in the packed layout, ``(N,)`` in sorted order."""
+def final_rows(states: Tensor, batch_sizes: list[int]) -> Tensor:
+    """Each sequence's last row of packed ``(S, H)`` states, ``(N, H)`` in sorted order."""
+    if batch_sizes[0] == batch_sizes[-1]:  # equal lengths: the last step's rows
+        return states[states.size(0) - batch_sizes[-1] :]
     sizes = torch.tensor(batch_sizes)
     starts = torch.cumsum(sizes, 0) - sizes
     lengths = (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)
-    return (starts[lengths - 1] + torch.arange(batch_sizes[0])).to(device)
+    rows = (starts[lengths - 1] + torch.arange(batch_sizes[0])).to(states.device)
+    return states.index_select(0, rows)

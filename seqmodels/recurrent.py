@@ -2,9 +2,11 @@ r"""The time loop: :class:`Recurrent` unrolls any cell; :class:`RNN`, :class:`LS
 
 A layer owns the loop over time, the stacking of layers and directions, dropout between layers,
 initial states and variable lengths; a cell (see :mod:`seqmodels.cells`) does one step. The
-parameters of each layer ``k`` and direction are registered on the layer under ``torch.nn``'s
-names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...) and in its order, so ``load_state_dict``
-moves weights both ways between ``seqmodels`` and ``torch.nn`` with ``strict=True``.
+cells are ordinary submodules (``layer.cells[k]``, in the order ``l0, l0_reverse, l1, ...``).
+The layer's state dict names their entries as ``torch.nn`` does (``weight_ih_l0``,
+``bias_hh_l1_reverse``, ...) and in its order, so ``load_state_dict`` moves weights both ways
+between ``seqmodels`` and ``torch.nn`` with ``strict=True``; ``layer.weight_ih_l0`` reads and
+sets the cell's tensor.
 
 Shapes follow ``torch.nn.RNN`` (``N`` batch, ``L`` sequence length, ``D`` 2 if bidirectional
 else 1, ``H_in`` input size, ``H_out`` output size of the cell):
@@ -21,8 +23,10 @@ output        ``(L, N, D * H_out)`` (``(N, L, D * H_out)`` with ``batch_first``)
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +39,7 @@ from seqmodels.cells import (
     RecurrentCell,
     RNNCell,
     State,
+    autocast_enabled,
     check_matches_parameters,
     check_state,
 )
@@ -114,46 +119,51 @@ class Recurrent(nn.Module):
         self.dropout, self.bidirectional = float(dropout), bidirectional
         num_directions = 2 if bidirectional else 1
         cells: list[RecurrentCell] = []
-        # (owner module, attribute name, name on this layer) of every cell parameter
-        self._bindings: list[tuple[nn.Module, str, str]] = []
         for layer in range(num_layers):
-            for direction in range(num_directions):
+            for _ in range(num_directions):
                 layer_input = input_size if layer == 0 else num_directions * cells[0].state_sizes[0]
-                new_cell = cell(layer_input, hidden_size, **cell_kwargs)
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                for name, param in new_cell.named_parameters():
-                    owner_path, _, attr = name.rpartition(".")
-                    flat_name = name.replace(".", "_") + suffix
-                    self.register_parameter(flat_name, param)
-                    self._bindings.append((new_cell.get_submodule(owner_path), attr, flat_name))
-                cells.append(new_cell)
-        # Cells are kept out of the module tree so that parameter names are torch.nn's.
-        self._cells = cells
+                cells.append(cell(layer_input, hidden_size, **cell_kwargs))
+        self.cells = nn.ModuleList(cells)  # l0, l0_reverse, l1, ...
         self.state_sizes = cells[0].state_sizes
+        # torch.nn's name of each state_dict entry of the cells: cells.1.weight_ih ->
+        # weight_ih_l0_reverse; the hooks below translate state dicts both ways
+        self._torch_names: dict[str, str] = {}
+        for index, new_cell in enumerate(cells):
+            layer, direction = divmod(index, num_directions)
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            for key in new_cell.state_dict(keep_vars=True):
+                self._torch_names[f"cells.{index}.{key}"] = key.replace(".", "_") + suffix
+        self._tree_names = {flat: tree for tree, flat in self._torch_names.items()}
+        self._register_state_dict_hook(_state_dict_in_torch_names)
+        self.register_load_state_dict_pre_hook(_load_torch_names)
 
-    @property
-    def cells(self) -> list[RecurrentCell]:
-        """The cells, in the order ``l0, l0_reverse, l1, ...``, using the layer's parameters."""
-        self._bind_cells()
-        return self._cells
+    def __getattr__(self, name: str) -> object:
+        """``layer.weight_ih_l0`` and the other ``torch.nn`` names reach the cells' tensors."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            tree = self.__dict__.get("_tree_names", {}).get(name)
+            if tree is None:
+                raise
+            owner, _, attr = tree.rpartition(".")
+            return getattr(self.get_submodule(owner), attr)
 
-    def _bind_cells(self) -> None:
-        """Point the cells at the layer's current parameters.
-
-        Conversions (``.to``, ``.double``) and ``torch.func.functional_call`` may replace the
-        layer's parameter objects; the cells must compute with whatever the layer holds.
-        """
-        for owner, attr, flat_name in self._bindings:
-            owner._parameters[attr] = self._parameters[flat_name]
-
-    def train(self, mode: bool = True) -> Recurrent:
-        super().train(mode)
-        for cell in self._cells:
-            cell.train(mode)
-        return self
+    def __setattr__(self, name: str, value: object) -> None:
+        """Assigning ``layer.weight_ih_l0`` sets the cell's tensor. A plain tensor takes the
+        parameter's place, as ``torch.func.functional_call`` swaps parameters in."""
+        tree = self.__dict__.get("_tree_names", {}).get(name)
+        if tree is None:
+            super().__setattr__(name, value)
+            return
+        owner_name, _, attr = tree.rpartition(".")
+        owner = self.get_submodule(owner_name)
+        if attr in owner._parameters and isinstance(value, Tensor):
+            owner._parameters[attr] = value
+        else:
+            setattr(owner, attr, value)
 
     def reset_parameters(self) -> None:
-        for cell in self._cells:
+        for cell in self.cells:
             cell.reset_parameters()
 
     def forward(
@@ -197,34 +207,25 @@ class Recurrent(nn.Module):
                 f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
                 f"got {data.size(-1)}"
             )
-        check_matches_parameters(self, data, "input")
-        self._bind_cells()
+        dtype, precision = self._autocast(data)
+        if dtype is None:
+            check_matches_parameters(self, data, "input")
+        else:
+            data = data.to(dtype)
 
         if packed is not None:
             batch_sizes = packed.batch_sizes.tolist()
             batch_size = batch_sizes[0]
         else:
-            steps, batch_size = input.shape[:2]
+            steps, batch_size = data.shape[:2]
             batch_sizes = [batch_size] * steps
-            data = input.reshape(steps * batch_size, -1)  # (L * N, H_in), the packed layout
-        state = self._initial_state(hx, batch_size, data, unbatched)
+            data = data.reshape(steps * batch_size, -1)  # (L * N, H_in), the packed layout
+        state = self._initial_state(hx, batch_size, data, unbatched, dtype)
         if packed is not None and packed.sorted_indices is not None:
             state = [tuple(s.index_select(0, packed.sorted_indices) for s in st) for st in state]
 
-        num_directions = 2 if self.bidirectional else 1
-        finals = []
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout > 0:
-                data = F.dropout(data, self.dropout, self.training)
-            outputs = []
-            for direction in range(num_directions):
-                index = layer * num_directions + direction
-                output, final = run_cell(
-                    self._cells[index], data, batch_sizes, state[index], reverse=direction == 1
-                )
-                outputs.append(output)
-                finals.append(final)
-            data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
+        with precision:
+            data, finals = self._layers(data, batch_sizes, state)
 
         # h_n: one (D * num_layers, N, size) tensor per state tensor of the cell
         h_n = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
@@ -249,8 +250,49 @@ class Recurrent(nn.Module):
             output = output.transpose(0, 1)
         return output, h_n
 
+    def _layers(
+        self, data: Tensor, batch_sizes: list[int], state: list[tuple[Tensor, ...]]
+    ) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+        """Run every layer and direction over packed ``data``: the top layer's outputs
+        ``(S, D * H_out)`` and the final state of each (layer, direction)."""
+        num_directions = 2 if self.bidirectional else 1
+        finals = []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                data = F.dropout(data, self.dropout, self.training)
+            outputs = []
+            for direction in range(num_directions):
+                index = layer * num_directions + direction
+                output, final = run_cell(
+                    self.cells[index], data, batch_sizes, state[index], reverse=direction == 1
+                )
+                outputs.append(output)
+                finals.append(final)
+            data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
+        return data, finals
+
+    def _autocast(self, data: Tensor) -> tuple[torch.dtype | None, AbstractContextManager]:
+        """Under autocast: the dtype the layer computes in, and the context to run it in.
+
+        ``torch.nn``'s choice: the autocast dtype (the layer's ops are autocast as usual), or
+        on the devices in the cell's ``autocast_full_precision`` the parameters' dtype with
+        autocast turned off. Outside autocast: ``(None, nullcontext())``.
+        """
+        device_type = data.device.type
+        if not autocast_enabled(device_type):
+            return None, contextlib.nullcontext()
+        if device_type in self.cells[0].autocast_full_precision:
+            dtype = next(self.parameters()).dtype
+            return dtype, torch.autocast(device_type, enabled=False)
+        return torch.get_autocast_dtype(device_type), contextlib.nullcontext()
+
     def _initial_state(
-        self, hx: State | None, batch_size: int, like: Tensor, unbatched: bool
+        self,
+        hx: State | None,
+        batch_size: int,
+        like: Tensor,
+        unbatched: bool,
+        dtype: torch.dtype | None,
     ) -> list[tuple[Tensor, ...]]:
         """The initial state of every (layer, direction), each a tuple of ``(N, size)``."""
         count = self.num_layers * (2 if self.bidirectional else 1)
@@ -259,19 +301,38 @@ class Recurrent(nn.Module):
         else:
             leading = (count,) if unbatched else (count, batch_size)
             zeros = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
-            for part in zeros:
-                check_matches_parameters(self, part, "hx")
+            if dtype is None:
+                for part in zeros:
+                    check_matches_parameters(self, part, "hx")
+            else:
+                zeros = tuple(part.to(dtype) for part in zeros)
             if unbatched:
                 zeros = tuple(part.unsqueeze(1) for part in zeros)
         return [tuple(part[index] for part in zeros) for index in range(count)]
 
     def extra_repr(self) -> str:
-        cell = type(self._cells[0]).__name__
+        cell = type(self.cells[0]).__name__
         text = f"{cell}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
         for attr, default in (("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, attr) != default:
                 text += f", {attr}={getattr(self, attr)}"
         return text
+
+
+def _state_dict_in_torch_names(
+    module: Recurrent, state_dict: dict, prefix: str, local_metadata: dict
+) -> None:
+    """State-dict post-hook: the cells' entries under ``torch.nn``'s names, in its order."""
+    for tree, flat in module._torch_names.items():
+        if prefix + tree in state_dict:
+            state_dict[prefix + flat] = state_dict.pop(prefix + tree)
+
+
+def _load_torch_names(module: Recurrent, state_dict: dict, prefix: str, *args: object) -> None:
+    """Load-state-dict pre-hook: entries under ``torch.nn``'s names go to the cells."""
+    for flat, tree in module._tree_names.items():
+        if prefix + flat in state_dict:
+            state_dict[prefix + tree] = state_dict.pop(prefix + flat)
 
 
 def run_cell(
@@ -294,13 +355,20 @@ def run_cell(
         the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state.
     """
     if reverse:
-        order = reverse_order(batch_sizes, data.device)
-        data = data.index_select(0, order)
+        data = reverse_steps(data, batch_sizes)
     single = len(state) == 1
     outputs, final = cell.scan(cell.project_input(data), batch_sizes, state[0] if single else state)
     if reverse:
-        outputs = outputs.index_select(0, order)
+        outputs = reverse_steps(outputs, batch_sizes)
     return outputs, ((final,) if single else final)
+
+
+def reverse_steps(data: Tensor, batch_sizes: list[int]) -> Tensor:
+    """Packed ``(S, H)`` data with every sequence reversed within its own length."""
+    if batch_sizes[0] == batch_sizes[-1]:  # equal lengths: flip the time axis
+        steps = len(batch_sizes)
+        return data.view(steps, -1, data.size(-1)).flip(0).reshape(data.shape)  # (L, N, H)
+    return data.index_select(0, reverse_order(batch_sizes, data.device))
 
 
 def reverse_order(batch_sizes: list[int], device: torch.device) -> Tensor:

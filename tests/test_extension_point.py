@@ -1,5 +1,6 @@
 """Cells torch has no twin for: gradcheck, and layers/lengths/bidirectional for free."""
 
+import functools
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from torch import Tensor, nn
 
 import seqmodels
 from seqmodels import LayerNormLSTMCell, Recurrent, RecurrentCell
+from seqmodels.cells import gru_step, lstm_step, rnn_step
 from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 
 
@@ -65,9 +67,9 @@ def test_a_new_cell_runs_multi_layer_bidirectional_over_lengths_without_extra_co
             torch.testing.assert_close(got[:, index], want[:, 0])
 
 
-def test_layer_norm_lstm_parameters_are_named_per_layer_and_direction():
+def test_layer_norm_lstm_state_dict_is_named_per_layer_and_direction():
     layer = Recurrent(LayerNormLSTMCell, 3, 5, num_layers=2, bidirectional=True)
-    names = [name for name, _ in layer.named_parameters()]
+    names = list(layer.state_dict())
     assert names[:8] == [
         "weight_ih_l0",
         "weight_hh_l0",
@@ -121,19 +123,21 @@ def test_layer_norm_lstm_cell_passes_gradcheck():
 
 
 @pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
-def test_fused_lstm_scan_passes_gradcheck(batch_sizes):
+def test_fused_lstm_scan_passes_gradcheck_and_gradgradcheck(batch_sizes):
     generator = torch.Generator().manual_seed(0)
     shapes = ((sum(batch_sizes), 16), (batch_sizes[0], 4), (batch_sizes[0], 4), (16, 4))
     inputs = [
         torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
         for shape in shapes
     ]
-    assert torch.autograd.gradcheck(lambda *x: LSTMScan.apply(*x, batch_sizes), inputs)
+    scan = lambda *x: LSTMScan.apply(*x, batch_sizes, lstm_step)  # noqa: E731
+    assert torch.autograd.gradcheck(scan, inputs)
+    assert torch.autograd.gradgradcheck(scan, inputs)
 
 
 @pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
 @pytest.mark.parametrize("bias", [True, False])
-def test_fused_gru_scan_passes_gradcheck(batch_sizes, bias):
+def test_fused_gru_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, bias):
     generator = torch.Generator().manual_seed(0)
     shapes = ((sum(batch_sizes), 12), (batch_sizes[0], 4), (12, 4), (12,))
     inputs = [
@@ -142,20 +146,25 @@ def test_fused_gru_scan_passes_gradcheck(batch_sizes, bias):
     ]
     if not bias:
         inputs[-1] = None
-    assert torch.autograd.gradcheck(lambda *x: GRUScan.apply(*x, batch_sizes), inputs)
+    scan = lambda *x: GRUScan.apply(*x, batch_sizes, gru_step)  # noqa: E731
+    assert torch.autograd.gradcheck(scan, inputs)
+    assert torch.autograd.gradgradcheck(scan, inputs)
 
 
 @pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "leaky_relu"])
-def test_fused_rnn_scan_passes_gradcheck(batch_sizes, nonlinearity):
+def test_fused_rnn_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, nonlinearity):
     generator = torch.Generator().manual_seed(0)
     shapes = ((sum(batch_sizes), 4), (batch_sizes[0], 4), (4, 4))
     inputs = [
         torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
         for shape in shapes
     ]
-    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes)  # noqa: E731
+    step = functools.partial(rnn_step, nonlinearity=nonlinearity)
+    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes, step)  # noqa: E731
     assert torch.autograd.gradcheck(scan, inputs)
+    if nonlinearity in ("tanh", "sigmoid"):  # smooth: second derivatives by finite differences
+        assert torch.autograd.gradgradcheck(scan, inputs)
 
 
 @pytest.mark.parametrize(

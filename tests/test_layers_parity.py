@@ -77,10 +77,14 @@ def assert_same(ours, reference, input_maker, hx, dtype):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_parameter_names_order_and_shapes_match_torch(variant, num_layers, bidirectional):
+def test_state_dict_names_order_and_shapes_match_torch(variant, num_layers, bidirectional):
     ours, reference = make_pair(variant, num_layers=num_layers, bidirectional=bidirectional)
-    ours_shapes = [(name, p.shape) for name, p in ours.named_parameters()]
-    assert ours_shapes == [(name, p.shape) for name, p in reference.named_parameters()]
+    ours_shapes = [(name, p.shape) for name, p in ours.state_dict().items()]
+    assert ours_shapes == [(name, p.shape) for name, p in reference.state_dict().items()]
+    # the parameters live in the cells, in torch.nn's order, and torch.nn's names reach them
+    assert [p.shape for p in ours.parameters()] == [p.shape for p in reference.parameters()]
+    for name, _ in reference.named_parameters():
+        assert getattr(ours, name) is ours.get_parameter(ours._tree_names[name])
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
