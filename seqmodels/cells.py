@@ -48,8 +48,9 @@ class RecurrentCell(nn.Module):
     input_size: int
     hidden_size: int
     state_sizes: tuple[int, ...]
-    #: device types on which a layer of this cell computes in full precision under autocast
-    #: (as ``torch.nn.GRU`` does on the CPU); elsewhere it computes in the autocast dtype.
+    #: where a layer of this cell computes in full precision under autocast, as its
+    #: ``torch.nn`` twin does: device types (``"cpu"``: ``torch.nn.GRU``), or ``"cpu:packed"``
+    #: for packed input only (``torch.nn.LSTM``); elsewhere it computes in the autocast dtype
     autocast_full_precision: tuple[str, ...] = ()
 
     def project_input(self, input: Tensor) -> Tensor:
@@ -350,6 +351,8 @@ class LSTMCell(RecurrentCell):
         >>> h.shape, c.shape
         (torch.Size([3, 20]), torch.Size([3, 20]))
     """
+
+    autocast_full_precision = ("cpu:packed",)  # torch.nn.LSTM's packed path is not autocast
 
     def __init__(
         self,

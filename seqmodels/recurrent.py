@@ -207,7 +207,7 @@ class Recurrent(nn.Module):
                 f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
                 f"got {data.size(-1)}"
             )
-        dtype, precision = self._autocast(data)
+        dtype, precision = self._autocast(data, packed is not None)
         if dtype is None:
             check_matches_parameters(self, data, "input")
         else:
@@ -271,17 +271,20 @@ class Recurrent(nn.Module):
             data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
         return data, finals
 
-    def _autocast(self, data: Tensor) -> tuple[torch.dtype | None, AbstractContextManager]:
+    def _autocast(
+        self, data: Tensor, packed: bool
+    ) -> tuple[torch.dtype | None, AbstractContextManager]:
         """Under autocast: the dtype the layer computes in, and the context to run it in.
 
         ``torch.nn``'s choice: the autocast dtype (the layer's ops are autocast as usual), or
-        on the devices in the cell's ``autocast_full_precision`` the parameters' dtype with
+        where the cell's ``autocast_full_precision`` says so, the parameters' dtype with
         autocast turned off. Outside autocast: ``(None, nullcontext())``.
         """
         device_type = data.device.type
         if not autocast_enabled(device_type):
             return None, contextlib.nullcontext()
-        if device_type in self.cells[0].autocast_full_precision:
+        full = self.cells[0].autocast_full_precision
+        if device_type in full or (packed and f"{device_type}:packed" in full):
             dtype = next(self.parameters()).dtype
             return dtype, torch.autocast(device_type, enabled=False)
         return torch.get_autocast_dtype(device_type), contextlib.nullcontext()
@@ -365,9 +368,8 @@ def run_cell(
 
 def reverse_steps(data: Tensor, batch_sizes: list[int]) -> Tensor:
     """Packed ``(S, H)`` data with every sequence reversed within its own length."""
-    if batch_sizes[0] == batch_sizes[-1]:  # equal lengths: flip the time axis
-        steps = len(batch_sizes)
-        return data.view(steps, -1, data.size(-1)).flip(0).reshape(data.shape)  # (L, N, H)
+    if batch_sizes[0] == batch_sizes[-1]:  # equal lengths: the steps in reverse order
+        return torch.cat(data.split(batch_sizes)[::-1])
     return data.index_select(0, reverse_order(batch_sizes, data.device))
 
 

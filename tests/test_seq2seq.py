@@ -146,9 +146,7 @@ def bigram_model(transitions: dict[int, dict[int, float]]) -> Seq2Seq:
                     attention="none").eval()  # fmt: skip
     with torch.no_grad():
         for name, param in model.decoder.rnn.named_parameters():
-            param.copy_(
-                torch.eye(vocab) if "weight_ih" in name else torch.zeros_like(param)
-            )
+            param.copy_(torch.eye(vocab) if "weight_ih" in name else torch.zeros_like(param))
         model.decoder.embedding.weight.copy_(20 * torch.eye(vocab))  # tanh(20) == 1 in float32
         log_p = torch.full((vocab, vocab), math.log(1e-6))  # (next, previous)
         for previous, nexts in transitions.items():

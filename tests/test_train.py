@@ -116,9 +116,14 @@ def test_experiment_file_starts_with_its_command(name):
     assert lines[1].startswith(f"# python scripts/train.py experiment={name}")
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_runs_fast_dev_run_and_logs_its_monitored_metrics(name, tiny_data_dir, tmp_path):
-    overrides = [f"experiment={name}", "trainer.fast_dev_run=true", *QUIET]
+def test_experiment_runs_fast_dev_run_and_logs_its_monitored_metrics(
+    name, precision, tiny_data_dir, tmp_path
+):
+    overrides = [
+        f"experiment={name}", "trainer.fast_dev_run=true", f"trainer.precision={precision}", *QUIET
+    ]  # fmt: skip
     cfg = compose_config([*overrides, *TINY_DATA_OVERRIDES.get(name, [])], tmp_path)
     assert "experiment" not in cfg, "experiment keys landed under `experiment:` (package header?)"
     metrics = train(cfg)

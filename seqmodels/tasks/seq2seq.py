@@ -220,7 +220,7 @@ class Seq2SeqTask(SequenceTask):
         for axes, i in zip(figure.subplots(1, n, squeeze=False)[0], range(n), strict=True):
             source, length = samples["sources"][i], samples["lengths"][i]
             output = samples["predictions"][i] + [EOS]
-            weights = samples["attention"][i, :length, : len(source)].numpy()  # (L, S)
+            weights = samples["attention"][i, :length, : len(source)].float().numpy()  # (L, S)
             axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
             axes.set_xticks(range(len(source)), source, rotation=90)
             axes.set_yticks(range(length), output[:length])
