@@ -409,8 +409,8 @@ class LSTMCell(RecurrentCell):
             or not can_fuse(projected, *state, weight_hh)
         ):
             return super().scan(projected, batch_sizes, state)
-        outputs, cells = lstm_scan(projected, *state, weight_hh, batch_sizes, lstm_step)
-        return outputs, (final_rows(outputs, batch_sizes), final_rows(cells, batch_sizes))
+        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, lstm_step)
+        return outputs, (final_rows(outputs, batch_sizes), c_n)
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

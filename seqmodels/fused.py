@@ -78,14 +78,17 @@ def lstm_scan(
     batch_sizes: list[int],
     step: Callable[..., tuple[Tensor, Tensor]],
 ) -> tuple[Tensor, Tensor]:
-    """The LSTM over all steps: ``(outputs, cells)``, each ``(S, H)`` in the packed layout.
+    """The LSTM over all steps: the outputs ``(S, H)`` in the packed layout, and each
+    sequence's final cell state ``(N, H)``.
 
     ``projected`` is ``(S, 4H)`` with both biases (:meth:`seqmodels.LSTMCell.project_input`);
     ``step(x, (h, c), weight_hh)`` is the cell's reference step (for higher derivatives).
+    Without gradients the scan computes in ``projected``'s memory.
     """
     if _needs_grad(projected, h0, c0, weight_hh):
-        return LSTMScan.apply(projected, h0, c0, weight_hh, batch_sizes, step)
-    return _lstm_forward(projected, h0, c0, weight_hh, batch_sizes, save=False)[:2]
+        outputs, cells = LSTMScan.apply(projected, h0, c0, weight_hh, batch_sizes, step)
+        return outputs, final_rows(cells, batch_sizes)
+    return _lstm_inference(projected, h0, c0, weight_hh, batch_sizes)
 
 
 def gru_scan(
@@ -125,32 +128,51 @@ def rnn_scan(
 
 
 def _lstm_forward(
-    projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, batch_sizes: list, save: bool
-) -> tuple[Tensor, ...]:
-    """``(outputs, cells[, gates, tanh_cells])``; ``save`` keeps what backward needs."""
+    projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, batch_sizes: list
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(outputs, cells, gates, tanh_cells)`` of every step: what backward needs."""
     hidden, batch = c0.size(1), h0.size(0)
     weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
     outputs = projected.new_empty(projected.size(0), h0.size(1))
     cells = projected.new_empty(projected.size(0), hidden)
-    if save:  # activated i, f, g, o and tanh(c) of every step
-        gates, tanh_cells = torch.empty_like(projected), torch.empty_like(cells)
-    else:  # one step's, reused
-        gates, tanh_cells = projected.new_empty(batch, 4 * hidden), c0.new_empty(batch, hidden)
-    per_step = _steps(batch_sizes, projected, cells, outputs)
-    scratch = (
-        _steps(batch_sizes, gates, tanh_cells) if save else _rows(batch_sizes, gates, tanh_cells)
-    )
-    pre = projected.new_empty(batch, 4 * hidden)  # one step's pre-activations
+    gates, tanh_cells = torch.empty_like(projected), torch.empty_like(cells)  # i, f, g, o
+    buffer = projected.new_empty(batch, 4 * hidden)  # one step's pre-activations
+    pre = _rows(batch_sizes, buffer, buffer[:, 2 * hidden : 3 * hidden])
+    steps = _steps(batch_sizes, projected, cells, outputs, *gates.unsafe_chunk(4, 1), tanh_cells)
     h, c = h0, c0
-    for (x, c_out, h_out), (act, tanh_c_out) in zip(per_step, scratch, strict=True):
-        if x.size(0) < h.size(0):  # sequences that ended drop out (packed input)
-            h, c, pre = h[: x.size(0)], c[: x.size(0)], pre[: x.size(0)]
-        torch.addmm(x, h, weight_t, out=pre)
-        i, f, g, o = torch.sigmoid(pre, out=act).unsafe_chunk(4, 1)
-        torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=g)
-        c = torch.addcmul(f * c, i, g, out=c_out)
-        h = torch.mul(o, torch.tanh(c, out=tanh_c_out), out=h_out)
-    return (outputs, cells, gates, tanh_cells) if save else (outputs, cells)
+    for (p, p_g), (x, c_out, h_out, i, f, g, o, tanh_c), a in zip(
+        pre, steps, gates.split(batch_sizes), strict=True
+    ):
+        n = x.size(0)  # sequences that ended drop out (packed input)
+        torch.addmm(x, h[:n], weight_t, out=p)
+        torch.sigmoid(p, out=a)
+        torch.tanh(p_g, out=g)
+        c = torch.mul(f, c[:n], out=c_out).addcmul_(i, g)
+        h = torch.mul(o, torch.tanh(c, out=tanh_c), out=h_out)
+    return outputs, cells, gates, tanh_cells
+
+
+def _lstm_inference(
+    projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, batch_sizes: list
+) -> tuple[Tensor, Tensor]:
+    """``(outputs, c_n)`` keeping nothing for backward: the pre-activations are computed in
+    ``projected``'s memory, one step's activations in reused buffers, and the cell state in
+    place in ``c_n`` (rows of sequences that ended keep their final state)."""
+    hidden, batch = c0.size(1), h0.size(0)
+    weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
+    outputs = projected.new_empty(projected.size(0), h0.size(1))
+    gates = projected.new_empty(batch, 4 * hidden)  # one step's activated i, f, g, o
+    c_n, tanh_c = c0.clone(), torch.empty_like(c0)
+    rows = _rows(batch_sizes, gates, *gates.unsafe_chunk(4, 1), c_n, tanh_c)
+    steps = _steps(batch_sizes, projected, projected[:, 2 * hidden : 3 * hidden], outputs)
+    h = h0
+    for (x, x_g, h_out), (a, i, f, g, o, c, tanh_c) in zip(steps, rows, strict=True):
+        x.addmm_(h[: x.size(0)], weight_t)  # sequences that ended drop out (packed input)
+        torch.sigmoid(x, out=a)
+        torch.tanh(x_g, out=g)
+        c.mul_(f).addcmul_(i, g)
+        h = torch.mul(o, torch.tanh(c, out=tanh_c), out=h_out)
+    return outputs, c_n
 
 
 def _gru_forward(
@@ -220,9 +242,7 @@ class LSTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, projected, h0, c0, weight_hh, batch_sizes, step):  # noqa: ANN001, ANN205
-        outputs, cells, gates, tanh_cells = _lstm_forward(
-            projected, h0, c0, weight_hh, batch_sizes, save=True
-        )
+        outputs, cells, gates, tanh_cells = _lstm_forward(projected, h0, c0, weight_hh, batch_sizes)
         ctx.batch_sizes, ctx.step = batch_sizes, step
         ctx.save_for_backward(projected, h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
         return outputs, cells
@@ -402,8 +422,10 @@ def _steps(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]
 
 
 def _rows(batch_sizes: list[int], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
-    """The first ``batch_sizes[t]`` rows of each ``(N, ...)`` buffer, step by step."""
-    return [tuple(x[:size] for x in tensors) for size in batch_sizes]
+    """The first ``batch_sizes[t]`` rows of each ``(N, ...)`` buffer, step by step (views made
+    once per distinct size)."""
+    views = {size: tuple(x[:size] for x in tensors) for size in set(batch_sizes)}
+    return [views[size] for size in batch_sizes]
 
 
 def _add_carried(grad: Tensor, carried: Tensor | None, other: Tensor, fused: Callable) -> Tensor:

@@ -369,3 +369,25 @@ def test_a_cell_without_twin_composes_like_its_eager_self():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         output, _ = layer(x)
     torch.testing.assert_close(output.float(), eager[0], atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize(("kind", "num_layers", "bidirectional", "merge"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("lengths", [False, True])
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_forward_without_gradients_matches_torch(
+    kind, num_layers, bidirectional, merge, lengths, mode
+):
+    """The forward that keeps nothing for backward (evaluation, generation) computes the same."""
+    ours, reference = pair(kind, num_layers, bidirectional, merge, dtype=torch.float64)
+    x = torch.randn(T, 4, H_IN, dtype=torch.float64)
+    input = pack_padded_sequence(x, [5, 4, 2, 2]) if lengths else x
+    count = 2 * num_layers if bidirectional or merge else num_layers
+    states = [
+        torch.randn(count, 4, H, dtype=torch.float64) for _ in range(2 if kind == "lstm" else 1)
+    ]
+    hx = tuple(states) if kind == "lstm" else states[0]
+    with mode():
+        got, want = outputs_of(ours(input, hx)), outputs_of(reference(input, hx))
+    if lengths:
+        got, want = (got[0].data, *got[1:]), (want[0].data, *want[1:])
+    assert_all_close(got, want, tolerance=1e-10)
