@@ -12,7 +12,7 @@ RUN pip install --no-cache-dir torch --index-url https://download.pytorch.org/wh
 COPY pyproject.toml README.md ./
 COPY seqmodels ./seqmodels
 COPY conf ./conf
-RUN pip install --no-cache-dir -e ".[dev]"
+RUN pip install --no-cache-dir -e ".[dev,export]"
 COPY scripts ./scripts
 COPY tests ./tests
 
