@@ -48,3 +48,24 @@ def test_lengths_may_live_on_the_gpu():
         torch.randn(3, 5, 4, device="cuda"), lengths=torch.tensor([5, 2, 4], device="cuda")
     )
     assert output.device.type == h_n.device.type == "cuda"
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cuda_autocast_training_step_matches_cudnn(kind, dtype):
+    """Mixed precision on the GPU: same output dtype as torch.nn, float32 master gradients."""
+    ours_class, torch_class = LAYERS[kind]
+    reference = torch_class(8, 16, num_layers=2, bidirectional=True).cuda()
+    ours = ours_class(8, 16, num_layers=2, bidirectional=True).cuda()
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(12, 5, 8, device="cuda")
+    results = []
+    for layer in (ours, reference):
+        leaf = x.clone().requires_grad_()
+        with torch.autocast("cuda", dtype=dtype):
+            output, _ = layer(leaf)
+        output.float().square().sum().backward()
+        results.append([output, leaf.grad, *(p.grad for p in layer.parameters())])
+    for got, want in zip(*results, strict=True):
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got.float(), want.float(), atol=5e-2, rtol=5e-2)
