@@ -35,7 +35,7 @@ def export_main():
     return runpy.run_path(str(SCRIPT))["main"]
 
 
-@pytest.mark.parametrize("kind", ["regressor", "char_lm"])
+@pytest.mark.parametrize("kind", MODELS)
 @pytest.mark.parametrize("fmt", ["pt2", "onnx"])
 def test_export_writes_a_file_that_reproduces_the_model(kind, fmt, tmp_path, export_main, capsys):
     if fmt == "onnx":

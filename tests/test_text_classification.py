@@ -231,3 +231,13 @@ def test_labels_must_match_the_number_of_classes():
     spec = {"_target_": "seqmodels.models.SequenceClassifier", "vocab_size": 5, "num_classes": 3}
     with pytest.raises(ValueError, match="labels has 2 entries but model num_classes is 3"):
         ClassificationTask(spec, labels=["0", "1"])
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_classifier_without_lengths_equals_full_lengths(pooling):
+    """Unpadded batches skip packing (the path that exports); the result is the same."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(20, 3, embedding_dim=6, cell="lstm", hidden_size=8,
+                               bidirectional=True, pooling=pooling).eval()  # fmt: skip
+    tokens = torch.randint(1, 20, (4, 7))
+    torch.testing.assert_close(model(tokens), model(tokens, torch.full((4,), 7)))

@@ -94,9 +94,9 @@ class SequenceClassifier(nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (N, L) token ids, got shape {tuple(tokens.shape)}")
         n, max_len = tokens.shape
-        if lengths is None:
-            lengths = torch.full((n,), max_len, device=tokens.device)
-        if lengths.shape != (n,) or lengths.min() < 1 or lengths.max() > max_len:
+        if lengths is not None and (
+            lengths.shape != (n,) or lengths.min() < 1 or lengths.max() > max_len
+        ):
             raise ValueError(
                 f"lengths must be (N,) = ({n},) with values in [1, {max_len}], got shape "
                 f"{tuple(lengths.shape)} and values {lengths.tolist()}"
@@ -105,20 +105,25 @@ class SequenceClassifier(nn.Module):
             x = self.embedding(tokens)  # (N, L, E)
         else:
             x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
-        packed = pack_padded_sequence(
-            self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        output, h_n = self.encoder(packed)
-        if self.pooling == "last":
-            h = (
-                h_n[0] if isinstance(h_n, tuple) else h_n
-            )  # (D * num_layers, N, H); LSTM: h of (h, c)
-            features = merge_directions(h[-2], h[-1], self.merge) if self.bidirectional else h[-1]
+        x = self.dropout(x)
+        if lengths is None:  # every sequence is L long: no packing (this path also exports)
+            output, h_n = self.encoder(x)  # (N, L, D * H)
+            valid = None
         else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            output, h_n = self.encoder(packed)
             output, _ = pad_packed_sequence(output, batch_first=True, total_length=max_len)
             valid = torch.arange(max_len, device=tokens.device) < lengths[:, None]  # (N, L)
-            if self.pooling == "mean":
-                features = (output * valid[..., None]).sum(1) / lengths[:, None].to(output.dtype)
+        if self.pooling == "last":
+            h = h_n[0] if isinstance(h_n, tuple) else h_n  # (D * num_layers, N, H); LSTM: h
+            features = merge_directions(h[-2], h[-1], self.merge) if self.bidirectional else h[-1]
+        elif self.pooling == "mean":
+            if valid is None:
+                features = output.mean(1)
             else:
-                features = output.masked_fill(~valid[..., None], float("-inf")).amax(1)
+                features = (output * valid[..., None]).sum(1) / lengths[:, None].to(output.dtype)
+        elif valid is None:
+            features = output.amax(1)
+        else:
+            features = output.masked_fill(~valid[..., None], float("-inf")).amax(1)
         return self.head(self.dropout(features))
