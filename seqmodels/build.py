@@ -24,6 +24,9 @@ def build_recurrent(
     merge: str = "concat",
     batch_first: bool = True,
     impl: str = "seqmodels",
+    recurrent_dropout: float = 0.0,
+    weight_drop: float = 0.0,
+    zoneout: float = 0.0,
 ) -> nn.Module:
     """Build a recurrent layer by name, so models and configs can switch cell and implementation.
 
@@ -35,6 +38,8 @@ def build_recurrent(
             layer in :class:`seqmodels.Bidirectional`.
         merge: ``"concat"``, ``"sum"``, ``"mean"``, ``"max"`` or ``"mul"``.
         impl: ``"seqmodels"`` or ``"torch"`` (``torch.nn`` layers, to compare the two).
+        recurrent_dropout, weight_drop, zoneout: the regularisers of :class:`seqmodels.Recurrent`
+            (off by default; ``impl="seqmodels"`` only).
 
     Returns:
         a module with ``forward(input, hx=None) -> (output, h_n)`` taking a tensor or a
@@ -60,9 +65,19 @@ def build_recurrent(
         raise ValueError(
             "cell 'layernorm_lstm' has no torch.nn implementation; use impl='seqmodels'"
         )
+    regularisers = {
+        "recurrent_dropout": recurrent_dropout,
+        "weight_drop": weight_drop,
+        "zoneout": zoneout,
+    }
+    if impl == "torch" and any(regularisers.values()):
+        used = ", ".join(f"{name}={value}" for name, value in regularisers.items() if value)
+        raise ValueError(f"{used}: torch.nn layers have no such option; use impl='seqmodels'")
     native = bidirectional and merge == "concat"
     args = (input_size, hidden_size, num_layers)
     kwargs = {"batch_first": batch_first, "dropout": dropout, "bidirectional": native}
+    if impl == "seqmodels":
+        kwargs.update(regularisers)
     if cell == "layernorm_lstm":
         layer = Recurrent(LayerNormLSTMCell, *args, **kwargs)
     else:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +53,11 @@ class RecurrentCell(nn.Module):
     #: ``torch.nn`` twin does: device types (``"cpu"``: ``torch.nn.GRU``), or ``"cpu:packed"``
     #: for packed input only (``torch.nn.LSTM``); elsewhere it computes in the autocast dtype
     autocast_full_precision: tuple[str, ...] = ()
+    #: the parameters that multiply the previous state ``h`` (hidden-to-hidden weights): the
+    #: targets of :class:`seqmodels.Recurrent`'s ``weight_drop``. Empty for a cell whose state
+    #: enters its step only element-wise (then ``weight_drop`` and ``recurrent_dropout`` have
+    #: nothing to act on and are refused)
+    hidden_weights: tuple[str, ...] = ("weight_hh",)
 
     def project_input(self, input: Tensor) -> Tensor:
         """Input-dependent part of the step, ``(*, input_size) -> (*, P)``."""
@@ -75,20 +81,7 @@ class RecurrentCell(nn.Module):
         Returns:
             the outputs ``(S, H_out)`` in the same layout, and each sequence's final state.
         """
-        single = not isinstance(state, tuple)
-        current = (state,) if single else state
-        ended: list[tuple[Tensor, ...]] = []  # states of sequences that ended, latest first
-        outputs = []
-        for x, size in zip(projected.split(batch_sizes), batch_sizes, strict=True):
-            if size < current[0].size(0):  # sequences size.. end here
-                ended.append(tuple(s[size:] for s in current))
-                current = tuple(s[:size] for s in current)
-            new = self.step(x, current[0] if single else current)
-            current = (new,) if single else new
-            outputs.append(current[0])
-        ended.append(current)
-        final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
-        return torch.cat(outputs), (final[0] if single else final)
+        return step_scan(self.step, projected, batch_sizes, state)
 
     def _create_weights(
         self, gates: int, recurrent_size: int, bias: bool, factory: dict[str, object]
@@ -148,6 +141,33 @@ class RecurrentCell(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+def step_scan(
+    step: Callable[[Tensor, State], State],
+    projected: Tensor,
+    batch_sizes: list[int],
+    state: State,
+) -> tuple[Tensor, State]:
+    """The step loop of :meth:`RecurrentCell.scan` for any ``step(projected, state) -> state``.
+
+    Sequences that end drop out of the batch (the packed layout); their final state is kept
+    as it was after their last step.
+    """
+    single = not isinstance(state, tuple)
+    current = (state,) if single else state
+    ended: list[tuple[Tensor, ...]] = []  # states of sequences that ended, latest first
+    outputs = []
+    for x, size in zip(projected.split(batch_sizes), batch_sizes, strict=True):
+        if size < current[0].size(0):  # sequences size.. end here
+            ended.append(tuple(s[size:] for s in current))
+            current = tuple(s[:size] for s in current)
+        new = step(x, current[0] if single else current)
+        current = (new,) if single else new
+        outputs.append(current[0])
+    ended.append(current)
+    final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
+    return torch.cat(outputs), (final[0] if single else final)
 
 
 def check_state(

@@ -24,8 +24,9 @@ output        ``(L, N, D * H_out)`` (``(N, L, D * H_out)`` with ``batch_first``)
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 import torch
@@ -42,9 +43,13 @@ from seqmodels.cells import (
     autocast_enabled,
     check_matches_parameters,
     check_state,
+    step_scan,
 )
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "REGULARISERS"]
+
+#: the options of :class:`Recurrent` that regularise the recurrence (all off by default)
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
 
 
 class Recurrent(nn.Module):
@@ -69,8 +74,28 @@ class Recurrent(nn.Module):
         bidirectional: if ``True``, each layer also runs a cell backwards over each sequence and
             concatenates both outputs, as ``torch.nn.LSTM(bidirectional=True)`` does. For other
             ways to merge the directions see :class:`seqmodels.Bidirectional`.
+        recurrent_dropout: variational dropout (Gal & Ghahramani, 2016) on the recurrent input:
+            the previous output state :math:`h_{t-1}` is multiplied by one mask per sequence,
+            layer and direction, drawn once per forward and reused at every step. The cell's
+            step reads the masked :math:`h_{t-1}` everywhere (an LSTM's :math:`c` is not
+            masked; for a GRU this includes the carried term :math:`z \odot h_{t-1}`).
+        weight_drop: DropConnect on the hidden-to-hidden weights (the cell's
+            ``hidden_weights``, ``weight_hh`` for the built-in cells), one mask per forward
+            shared by all steps and sequences, as AWD-LSTM's weight drop (Merity et al., 2018).
+            The parameters stay in place (the state dict and ``.to()`` are unaffected); the
+            masked weights are passed in for the forward only.
+        zoneout: zoneout (Krueger et al., 2017) on every state tensor: each unit keeps its
+            previous value with this probability, a fresh mask at every step,
+            :math:`s_t = m_t \odot s_{t-1} + (1 - m_t) \odot \tilde{s}_t`. In eval mode the
+            expectation :math:`s_t = p\, s_{t-1} + (1 - p)\, \tilde{s}_t`.
         **cell_kwargs: passed to every cell (e.g. ``bias``, ``nonlinearity``, ``proj_size``,
             ``device``, ``dtype``).
+
+    The three regularisers are off by default, and then the layer computes exactly what it
+    computes without them. Dropout masks are only drawn in training; ``recurrent_dropout`` and
+    ``weight_drop`` are the identity in eval mode. ``weight_drop`` keeps the built-in cells'
+    fused scans; ``recurrent_dropout`` and ``zoneout`` change every step, so the layer then
+    runs the cell's ``step`` loop.
 
     Inputs: ``input, hx=None, lengths=None``. ``lengths`` (``(N,)`` integers on any device,
     any order) marks the valid steps of padded input; padded output positions are zeros.
@@ -96,17 +121,22 @@ class Recurrent(nn.Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
         **cell_kwargs: object,
     ) -> None:
         super().__init__()
         if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1
+        for option, value in (
+            ("dropout", dropout),
+            ("recurrent_dropout", recurrent_dropout),
+            ("weight_drop", weight_drop),
+            ("zoneout", zoneout),
         ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+            check_probability(option, value)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -125,6 +155,9 @@ class Recurrent(nn.Module):
                 cells.append(cell(layer_input, hidden_size, **cell_kwargs))
         self.cells = nn.ModuleList(cells)  # l0, l0_reverse, l1, ...
         self.state_sizes = cells[0].state_sizes
+        self.recurrent_dropout, self.weight_drop = float(recurrent_dropout), float(weight_drop)
+        self.zoneout = float(zoneout)
+        check_hidden_weights(cells[0], recurrent_dropout=recurrent_dropout, weight_drop=weight_drop)
         # torch.nn's name of each state_dict entry of the cells: cells.1.weight_ih ->
         # weight_ih_l0_reverse; the hooks below translate state dicts both ways
         self._torch_names: dict[str, str] = {}
@@ -263,13 +296,45 @@ class Recurrent(nn.Module):
             outputs = []
             for direction in range(num_directions):
                 index = layer * num_directions + direction
-                output, final = run_cell(
+                output, final = self._run_cell(
                     self.cells[index], data, batch_sizes, state[index], reverse=direction == 1
                 )
                 outputs.append(output)
                 finals.append(final)
             data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
         return data, finals
+
+    def _run_cell(
+        self,
+        cell: RecurrentCell,
+        data: Tensor,
+        batch_sizes: list[int],
+        state: tuple[Tensor, ...],
+        reverse: bool,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """:func:`run_cell` with the layer's regularisers (see the class docstring)."""
+        zoneout = self.zoneout > 0
+        recurrent_dropout = self.recurrent_dropout > 0 and self.training
+        weight_drop = self.weight_drop > 0 and self.training
+        if not (zoneout or recurrent_dropout or weight_drop):
+            return run_cell(cell, data, batch_sizes, state, reverse)
+        weights = {}
+        if weight_drop:  # one mask per forward: the weights are dropped once, before the loop
+            weights = {
+                name: F.dropout(getattr(cell, name), self.weight_drop)
+                for name in cell.hidden_weights
+            }
+        step = None
+        if zoneout or recurrent_dropout:
+            mask = None
+            if recurrent_dropout:  # (N, H_out): one mask per sequence, reused at every step
+                ones = data.new_ones(batch_sizes[0], cell.state_sizes[0])
+                mask = F.dropout(ones, self.recurrent_dropout)
+            step = functools.partial(
+                regularised_step, cell, mask, self.zoneout if zoneout else 0.0, self.training
+            )
+        with passed_weights(cell, weights):
+            return run_cell(cell, data, batch_sizes, state, reverse, step)
 
     def _autocast(
         self, data: Tensor, packed: bool
@@ -316,7 +381,12 @@ class Recurrent(nn.Module):
     def extra_repr(self) -> str:
         cell = type(self.cells[0]).__name__
         text = f"{cell}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        for attr, default in (("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
+        for attr, default in (
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            *((option, 0.0) for option in REGULARISERS),
+        ):
             if getattr(self, attr) != default:
                 text += f", {attr}={getattr(self, attr)}"
         return text
@@ -344,6 +414,7 @@ def run_cell(
     batch_sizes: list[int],
     state: tuple[Tensor, ...],
     reverse: bool = False,
+    step: Callable[[Tensor, State], State] | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``cell`` over a batch of sequences in the packed layout (see ``RecurrentCell.scan``).
 
@@ -353,6 +424,7 @@ def run_cell(
         state: the initial state, a tuple of ``(N, size)`` tensors.
         reverse: run each sequence from its last valid step to its first (a forward run over
             the inputs reversed within each sequence's length).
+        step: if given, loop over this ``step(projected, state)`` instead of ``cell.scan``.
 
     Returns:
         the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state.
@@ -360,10 +432,90 @@ def run_cell(
     if reverse:
         data = reverse_steps(data, batch_sizes)
     single = len(state) == 1
-    outputs, final = cell.scan(cell.project_input(data), batch_sizes, state[0] if single else state)
+    projected = cell.project_input(data)
+    initial = state[0] if single else state
+    if step is None:
+        outputs, final = cell.scan(projected, batch_sizes, initial)
+    else:
+        outputs, final = step_scan(step, projected, batch_sizes, initial)
     if reverse:
         outputs = reverse_steps(outputs, batch_sizes)
     return outputs, ((final,) if single else final)
+
+
+def regularised_step(
+    cell: RecurrentCell,
+    mask: Tensor | None,
+    zoneout: float,
+    training: bool,
+    projected: Tensor,
+    state: State,
+) -> State:
+    """``cell.step`` with recurrent dropout (``mask``, ``(N, H_out)`` or None) on its input
+    ``h`` and zoneout (probability ``zoneout``, 0 for none) on its new state."""
+    previous = state if isinstance(state, tuple) else (state,)
+    parts = previous
+    if mask is not None:  # the first rows: the sequences still running (packed layout)
+        parts = (parts[0] * mask[: parts[0].size(0)], *parts[1:])
+    new = cell.step(projected, parts if isinstance(state, tuple) else parts[0])
+    if not zoneout:
+        return new
+    new_parts = new if isinstance(new, tuple) else (new,)
+    zoned = []
+    for old, fresh in zip(previous, new_parts, strict=True):
+        if training:  # 1 where a unit keeps its previous value
+            keep = torch.bernoulli(torch.full_like(fresh, zoneout))
+        else:  # the expectation
+            keep = zoneout
+        zoned.append(torch.lerp(fresh, old, keep))  # keep * old + (1 - keep) * fresh
+    return tuple(zoned) if isinstance(new, tuple) else zoned[0]
+
+
+@contextlib.contextmanager
+def passed_weights(cell: RecurrentCell, weights: dict[str, Tensor]) -> Iterator[None]:
+    """Run the cell with ``weights`` in place of its parameters of the same names.
+
+    What :func:`torch.func.functional_call` does for ``forward``, here for ``scan``: the
+    parameters are put back on exit, so the module tree, the state dict and ``.to()`` never
+    see the tensors passed in.
+    """
+    saved = {name: cell._parameters[name] for name in weights}
+    cell._parameters.update(weights)
+    try:
+        yield
+    finally:
+        cell._parameters.update(saved)
+
+
+def check_probability(option: str, value: object) -> None:
+    """Raise a ValueError naming ``option`` unless ``value`` is a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{option} must be a number in [0, 1), got {value!r}")
+
+
+def check_hidden_weights(cell: RecurrentCell, **options: float) -> None:
+    """Refuse ``weight_drop`` / ``recurrent_dropout`` on a cell without hidden-to-hidden weights
+    (see ``RecurrentCell.hidden_weights``); the error names the option and the cell."""
+    name = type(cell).__name__
+    names = getattr(cell, "hidden_weights", ())
+    for option, value in options.items():
+        if not value:
+            continue
+        if not names:
+            raise ValueError(
+                f"{option}={value} is not supported by {name}: its previous state enters its step "
+                "only element-wise (no hidden-to-hidden weights), so there is nothing to drop "
+                "without cutting the carried state; use zoneout instead"
+            )
+        missing = [
+            weight for weight in names if not isinstance(getattr(cell, weight, None), Tensor)
+        ]
+        if missing:
+            raise ValueError(
+                f"{option}={value} needs the hidden-to-hidden weights {name}.hidden_weights="
+                f"{names}, but {name} has no parameter {missing[0]!r}; set hidden_weights to the "
+                "names of the parameters that multiply the previous state"
+            )
 
 
 def reverse_steps(data: Tensor, batch_sizes: list[int]) -> Tensor:
@@ -420,6 +572,8 @@ class RNN(Recurrent):
             :class:`torch.nn.RNN`.
         nonlinearity: ``'tanh'`` (default) or ``'relu'`` as in torch, or ``'sigmoid'`` or
             ``'leaky_relu'``.
+        recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
+            off by default), see :class:`Recurrent`.
 
     Example::
 
@@ -441,10 +595,15 @@ class RNN(Recurrent):
         bidirectional: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(
             RNNCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype,
+            recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
         )  # fmt: skip
         self.nonlinearity, self.bias = nonlinearity, bias
 
@@ -458,6 +617,8 @@ class LSTM(Recurrent):
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             proj_size: as in :class:`torch.nn.LSTM`.
+        recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
+            off by default), see :class:`Recurrent`.
 
     Example::
 
@@ -479,10 +640,15 @@ class LSTM(Recurrent):
         proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(
             LSTMCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, proj_size=proj_size, device=device, dtype=dtype,
+            recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
         )  # fmt: skip
         self.bias, self.proj_size = bias, proj_size
 
@@ -495,6 +661,8 @@ class GRU(Recurrent):
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as in
             :class:`torch.nn.GRU`.
+        recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
+            off by default), see :class:`Recurrent`.
 
     Example::
 
@@ -515,9 +683,14 @@ class GRU(Recurrent):
         bidirectional: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(
             GRUCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, device=device, dtype=dtype,
+            recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
         )  # fmt: skip
         self.bias = bias

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqmodels.build import build_recurrent
+from seqmodels.recurrent import check_probability
 
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -30,6 +32,11 @@ class CharLM(nn.Module):
         tie_weights: share the embedding matrix with the output layer (Press & Wolf, 2017); needs
             ``embedding_dim == hidden_size``.
         impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+        embedding_dropout: drops whole rows of the embedding matrix in training (every
+            occurrence of a dropped token reads zeros; one mask per forward, the kept rows scaled
+            by :math:`1/(1-p)`), as AWD-LSTM does (Merity et al., 2018). Needs an embedding.
+        recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
+            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
 
     Shape:
         - tokens: :math:`(N, L)` token ids.
@@ -57,8 +64,18 @@ class CharLM(nn.Module):
         dropout: float = 0.0,
         tie_weights: bool = False,
         impl: str = "seqmodels",
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__()
+        check_probability("embedding_dropout", embedding_dropout)
+        if embedding_dropout and embedding_dim is None:
+            raise ValueError(
+                f"embedding_dropout={embedding_dropout} needs an embedding, got embedding_dim=None "
+                "(one-hot input)"
+            )
         if tie_weights and embedding_dim != hidden_size:
             raise ValueError(
                 f"tie_weights needs embedding_dim == hidden_size, got embedding_dim={embedding_dim}"
@@ -73,7 +90,11 @@ class CharLM(nn.Module):
             num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
+        self.embedding_dropout = float(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
@@ -83,7 +104,12 @@ class CharLM(nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (N, L) token ids, got shape {tuple(tokens.shape)}")
         if self.embedding is not None:
-            x = self.embedding(tokens)  # (N, L, E)
+            weight = self.embedding.weight  # (V, E)
+            if self.training and self.embedding_dropout > 0:  # whole rows: (V, 1) mask
+                weight = weight * F.dropout(
+                    weight.new_ones(weight.size(0), 1), self.embedding_dropout
+                )
+            x = F.embedding(tokens, weight)  # (N, L, E)
         else:
             x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
         output, state = self.rnn(self.dropout(x), state)  # (N, L, H)
