@@ -6,7 +6,15 @@ Hydra.
 
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
-from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, RNNCell
+from seqmodels.cells import (
+    GRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    RecurrentCell,
+    RNNCell,
+)
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 from seqmodels.seq2seq import Attention, Decoder, Encoder, Seq2Seq
 
@@ -17,6 +25,8 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "LayerNormLSTMCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "RecurrentCell",
     "Recurrent",
     "RNN",

@@ -5,13 +5,25 @@ from __future__ import annotations
 from torch import nn
 
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional
-from seqmodels.cells import LayerNormLSTMCell
+from seqmodels.cells import LayerNormLSTMCell, MinGRUCell, MinLSTMCell, RecurrentCell
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 
-__all__ = ["CELL_TYPES", "IMPLEMENTATIONS", "build_recurrent", "recurrent_output_size"]
+__all__ = [
+    "CELL_TYPES",
+    "IMPLEMENTATIONS",
+    "build_recurrent",
+    "recurrent_output_size",
+]
 
-CELL_TYPES = ("rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm")
+CELL_TYPES = ("rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "mingru", "minlstm")
 IMPLEMENTATIONS = ("seqmodels", "torch")
+# cells without a torch.nn twin, run by Recurrent, and the cell arguments build_recurrent gives
+# them: minGRU / minLSTM get the paper's block (pre-norm, residual connections between layers)
+_SEQMODELS_ONLY: dict[str, tuple[type[RecurrentCell], dict[str, bool]]] = {
+    "layernorm_lstm": (LayerNormLSTMCell, {}),
+    "mingru": (MinGRUCell, {"norm": True, "residual": True}),
+    "minlstm": (MinLSTMCell, {"norm": True, "residual": True}),
+}
 
 
 def build_recurrent(
@@ -31,7 +43,12 @@ def build_recurrent(
     """Build a recurrent layer by name, so models and configs can switch cell and implementation.
 
     Args:
-        cell: ``"rnn"`` (tanh), ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        cell: ``"rnn"`` (tanh), ``"rnn_relu"``, ``"lstm"``, ``"gru"``, ``"layernorm_lstm"``,
+            ``"mingru"`` or ``"minlstm"``. minGRU and minLSTM come in the block of Feng et al.
+            (2024): each layer normalises its input before the input projection
+            (``norm=True``), and every layer but the first adds its input to its output
+            (``residual=True``); without them, stacked minimal cells (whose state is a gated
+            average of linear projections) train poorly.
         input_size, hidden_size, num_layers, dropout, batch_first: as for :class:`torch.nn.LSTM`.
         bidirectional: run both directions. With ``merge="concat"`` this is the layer's own
             ``bidirectional=True`` (equal to ``torch.nn``); other merges wrap a unidirectional
@@ -61,10 +78,8 @@ def build_recurrent(
     if merge is None or merge not in MERGE_MODES:
         modes = ", ".join(repr(mode) for mode in MERGE_MODES if mode is not None)
         raise ValueError(f"merge must be one of {modes}, got {merge!r}")
-    if cell == "layernorm_lstm" and impl == "torch":
-        raise ValueError(
-            "cell 'layernorm_lstm' has no torch.nn implementation; use impl='seqmodels'"
-        )
+    if cell in _SEQMODELS_ONLY and impl == "torch":
+        raise ValueError(f"cell {cell!r} has no torch.nn implementation; use impl='seqmodels'")
     regularisers = {
         "recurrent_dropout": recurrent_dropout,
         "weight_drop": weight_drop,
@@ -78,8 +93,9 @@ def build_recurrent(
     kwargs = {"batch_first": batch_first, "dropout": dropout, "bidirectional": native}
     if impl == "seqmodels":
         kwargs.update(regularisers)
-    if cell == "layernorm_lstm":
-        layer = Recurrent(LayerNormLSTMCell, *args, **kwargs)
+    if cell in _SEQMODELS_ONLY:
+        cell_class, block = _SEQMODELS_ONLY[cell]
+        layer = Recurrent(cell_class, *args, **kwargs, **block)
     else:
         classes = {"seqmodels": (RNN, LSTM, GRU), "torch": (nn.RNN, nn.LSTM, nn.GRU)}[impl]
         rnn_class, lstm_class, gru_class = classes

@@ -1,4 +1,4 @@
-r"""Recurrent cells: one time step of a vanilla RNN, LSTM, GRU or layer-norm LSTM.
+r"""Recurrent cells: one time step of a vanilla RNN, LSTM, GRU, layer-norm LSTM, minGRU, minLSTM.
 
 Every cell keeps the *step contract* that :class:`seqmodels.Recurrent` relies on to unroll it over
 time, stack it in layers, run it backwards and over variable lengths:
@@ -13,7 +13,8 @@ time, stack it in layers, run it backwards and over variable lengths:
 * ``scan(projected, batch_sizes, state)``: ``step`` over a batch of sequences in the packed
   layout (``batch_sizes[t]`` rows of ``projected`` for step ``t``, sequences sorted by decreasing
   length), returning the outputs in the same layout and each sequence's final state. The base
-  class loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does).
+  class loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does,
+  and ``MinGRUCell`` runs a parallel scan).
 
 ``forward(input, hx=None)`` matches the ``torch.nn`` cell of the same name: batched ``(N, H_in)``
 or unbatched ``(H_in)`` input, a zero state when ``hx`` is None, and the same return values.
@@ -31,11 +32,30 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused import ACTIVATIONS, can_fuse, final_rows, gru_scan, lstm_scan, rnn_scan
+from seqmodels.fused import (
+    ACTIVATIONS,
+    can_fuse,
+    final_rows,
+    gru_scan,
+    linear_recurrence,
+    lstm_scan,
+    packed_rows,
+    padded,
+    rnn_scan,
+)
 
 State = Tensor | tuple[Tensor, ...]
 
-__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell"]
+__all__ = [
+    "RecurrentCell",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "LayerNormLSTMCell",
+    "MinimalCell",
+    "MinGRUCell",
+    "MinLSTMCell",
+]
 
 
 class RecurrentCell(nn.Module):
@@ -585,3 +605,161 @@ class LayerNormLSTMCell(RecurrentCell):
         c = self.layernorm_c(torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g))
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
+
+
+class MinimalCell(RecurrentCell):
+    r"""Base of minGRU and minLSTM (Feng et al., 2024): gates that read the input only.
+
+    The new state is a linear function of the old one, :math:`h' = a \odot h + b`, with
+    :math:`a, b` computed from the input alone (:meth:`coefficients`). :meth:`step` is the
+    readable reference; :meth:`scan` runs all steps of a sequence at once with the parallel
+    scan :func:`~seqmodels.fused.linear_recurrence` (same values to float rounding). In the
+    packed layout a sequence that ended stops: its padded steps have :math:`a = 1, b = 0`.
+
+    The state enters only element-wise: the cell has no hidden-to-hidden weights
+    (``hidden_weights`` is empty), so ``weight_drop`` and ``recurrent_dropout`` are refused;
+    ``zoneout`` applies.
+    """
+
+    hidden_weights = ()
+    gates: int  # the number of H-sized blocks of the projected input
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        norm: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_sizes = (hidden_size,)
+        self.bias, self.norm = bias, norm
+        self.layernorm = nn.LayerNorm(input_size, **factory) if norm else None
+        rows = self.gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **factory))
+        self.bias_ih = nn.Parameter(torch.empty(rows, **factory)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        k = 1.0 / math.sqrt(self.input_size)  # as nn.Linear: the projection reads the input
+        nn.init.uniform_(self.weight_ih, -k, k)
+        if self.bias_ih is not None:
+            nn.init.uniform_(self.bias_ih, -k, k)
+        if self.layernorm is not None:
+            self.layernorm.reset_parameters()
+
+    def project_input(self, input: Tensor) -> Tensor:
+        if self.layernorm is not None:
+            input = self.layernorm(input)
+        return F.linear(input, self.weight_ih, self.bias_ih)
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        """``(a, b)`` of :math:`h' = a \\odot h + b` for projected inputs ``(*, P)``."""
+        raise NotImplementedError
+
+    def scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """All steps at once with :func:`~seqmodels.fused.linear_recurrence`."""
+        a, b = self.coefficients(projected)  # (S, H) each
+        steps = linear_recurrence(
+            padded(a, batch_sizes, 1.0), padded(b, batch_sizes, 0.0), state
+        )  # (L, N, H); a sequence's state stays as it was after its end
+        return packed_rows(steps, batch_sizes), steps[-1]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bias={self.bias}, norm={self.norm}"
+
+
+class MinGRUCell(MinimalCell):
+    r"""minGRU (Feng et al., 2024, "Were RNNs All We Needed?"): a GRU whose gate and candidate
+    read the input only.
+
+    .. math::
+        \begin{array}{ll}
+        z = \sigma(W_{iz} x + b_{iz}), \quad \tilde{h} = W_{ih} x + b_{ih} \\
+        h' = (1 - z) \odot h + z \odot \tilde{h}
+        \end{array}
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in the hidden state ``h``.
+        bias: if ``False``, the projection has no ``bias_ih``.
+        norm: layer-normalise the input before the projection (the pre-norm of the paper's
+            block; :func:`seqmodels.build_recurrent` turns it on).
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; hx and output ``(N, H)`` or ``(H)``.
+
+    Attributes:
+        weight_ih ``(2H, H_in)``, bias_ih ``(2H)``: ``z`` then ``\tilde{h}``; ``layernorm``
+        when ``norm``.
+
+    Example::
+
+        >>> layer = Recurrent(MinGRUCell, 10, 20, num_layers=2)
+        >>> output, h_n = layer(torch.randn(300, 4, 10))  # one parallel scan per layer
+        >>> output.shape, h_n.shape
+        (torch.Size([300, 4, 20]), torch.Size([2, 4, 20]))
+    """
+
+    gates = 2
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        x_z, candidate = projected.chunk(2, 1)
+        z = torch.sigmoid(x_z)
+        return (1 - z) * state + z * candidate
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        x_z, candidate = projected.chunk(2, -1)
+        z = torch.sigmoid(x_z)
+        return 1 - z, z * candidate
+
+
+class MinLSTMCell(MinimalCell):
+    r"""minLSTM (Feng et al., 2024): an LSTM whose gates read the input only, with the forget
+    and input gates normalised to sum to one and no output gate or separate cell state.
+
+    .. math::
+        \begin{array}{ll}
+        f = \sigma(W_{if} x + b_{if}), \quad i = \sigma(W_{ii} x + b_{ii}), \quad
+        \tilde{h} = W_{ih} x + b_{ih} \\
+        h' = \frac{f}{f + i} \odot h + \frac{i}{f + i} \odot \tilde{h}
+        \end{array}
+
+    :math:`f / (f + i)` is computed as :math:`\sigma(\log \sigma(x_f) - \log \sigma(x_i))`,
+    which stays finite where both gates underflow.
+
+    Args:
+        input_size, hidden_size, bias, norm: as for :class:`MinGRUCell`.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; hx and output ``(N, H)`` or ``(H)`` (one state
+        tensor, unlike the LSTM).
+
+    Attributes:
+        weight_ih ``(3H, H_in)``, bias_ih ``(3H)``: ``f``, ``i`` then ``\tilde{h}``.
+
+    Example::
+
+        >>> cell = MinLSTMCell(10, 20)
+        >>> cell(torch.randn(3, 10)).shape
+        torch.Size([3, 20])
+    """
+
+    gates = 3
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        x_f, x_i, candidate = projected.chunk(3, 1)
+        forget = torch.sigmoid(F.logsigmoid(x_f) - F.logsigmoid(x_i))  # f / (f + i)
+        return forget * state + (1 - forget) * candidate
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
+        x_f, x_i, candidate = projected.chunk(3, -1)
+        forget = torch.sigmoid(F.logsigmoid(x_f) - F.logsigmoid(x_i))
+        return forget, (1 - forget) * candidate

@@ -30,8 +30,19 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 from torch.autograd import forward_ad
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["can_fuse", "lstm_scan", "gru_scan", "rnn_scan", "final_rows", "ACTIVATIONS"]
+__all__ = [
+    "can_fuse",
+    "lstm_scan",
+    "gru_scan",
+    "rnn_scan",
+    "linear_recurrence",
+    "padded",
+    "packed_rows",
+    "final_rows",
+    "ACTIVATIONS",
+]
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
@@ -464,6 +475,56 @@ def final_rows(states: Tensor, batch_sizes: list[int]) -> Tensor:
         return states[states.size(0) - batch_sizes[-1] :]
     sizes = torch.tensor(batch_sizes)
     starts = torch.cumsum(sizes, 0) - sizes
-    lengths = (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)
+    lengths = sequence_lengths(batch_sizes)
     rows = (starts[lengths - 1] + torch.arange(batch_sizes[0])).to(states.device)
     return states.index_select(0, rows)
+
+
+def linear_recurrence(gates: Tensor, inputs: Tensor, h0: Tensor) -> Tensor:
+    r"""All states of :math:`h_t = a_t \odot h_{t-1} + b_t` at once, by a parallel scan.
+
+    The pairs :math:`(a_t, b_t)` compose associatively, :math:`(a, b)` after :math:`(a', b')`
+    being :math:`(a a', a b' + b)`, so ``ceil(log2(L))`` rounds of doubling (Hillis & Steele)
+    give every prefix. Each round is a few element-wise operations over the whole sequence, in
+    linear space: exact for any sign of :math:`b_t` and of the initial state, with the rounding
+    of the step loop (no logarithms of the states; a product of gates underflows to 0 as the
+    step loop's contribution would).
+
+    Args:
+        gates: :math:`a`, ``(L, N, H)``.
+        inputs: :math:`b`, ``(L, N, H)``.
+        h0: the initial state, ``(N, H)``.
+
+    Returns:
+        :math:`h_1, \dots, h_L`, ``(L, N, H)``.
+    """
+    a, b = gates, torch.cat((torch.addcmul(inputs[:1], gates[:1], h0), inputs[1:]))
+    offset = 1
+    while offset < a.size(0):  # row t: the composition of steps t - 2 * offset + 1 .. t
+        b = torch.cat((b[:offset], torch.addcmul(b[offset:], a[offset:], b[:-offset])))
+        if 2 * offset < a.size(0):  # the last round needs no gates
+            a = torch.cat((a[:offset], a[offset:] * a[:-offset]))
+        offset *= 2
+    return b
+
+
+def padded(packed: Tensor, batch_sizes: list[int], value: float) -> Tensor:
+    """Packed ``(S, H)`` rows as ``(L, N, H)`` steps, ``value`` after each sequence's end."""
+    steps, batch = len(batch_sizes), batch_sizes[0]
+    if batch_sizes[-1] == batch:  # equal lengths: a view
+        return packed.view(steps, batch, -1)
+    sequence = PackedSequence(packed, torch.tensor(batch_sizes))
+    return pad_packed_sequence(sequence, padding_value=value)[0]
+
+
+def packed_rows(steps: Tensor, batch_sizes: list[int]) -> Tensor:
+    """The inverse of :func:`padded`: ``(L, N, H)`` to the packed ``(S, H)`` rows."""
+    if batch_sizes[-1] == batch_sizes[0]:
+        return steps.flatten(0, 1)
+    return pack_padded_sequence(steps, sequence_lengths(batch_sizes)).data
+
+
+def sequence_lengths(batch_sizes: list[int]) -> Tensor:
+    """The length of each sequence of the packed layout, ``(N,)`` in decreasing order."""
+    sizes = torch.tensor(batch_sizes)
+    return (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)

@@ -45,6 +45,7 @@ from seqmodels.cells import (
     check_state,
     step_scan,
 )
+from seqmodels.fused import sequence_lengths
 
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU", "REGULARISERS"]
 
@@ -88,6 +89,9 @@ class Recurrent(nn.Module):
             previous value with this probability, a fresh mask at every step,
             :math:`s_t = m_t \odot s_{t-1} + (1 - m_t) \odot \tilde{s}_t`. In eval mode the
             expectation :math:`s_t = p\, s_{t-1} + (1 - p)\, \tilde{s}_t`.
+        residual: if ``True``, every layer but the first adds its input to its output
+            (:math:`x_{k+1} = x_k + \mathrm{layer}_k(x_k)`, before the next layer's dropout), as
+            deep stacks of minGRU / minLSTM need (Feng et al., 2024).
         **cell_kwargs: passed to every cell (e.g. ``bias``, ``nonlinearity``, ``proj_size``,
             ``device``, ``dtype``).
 
@@ -125,6 +129,7 @@ class Recurrent(nn.Module):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        residual: bool = False,
         **cell_kwargs: object,
     ) -> None:
         super().__init__()
@@ -156,7 +161,7 @@ class Recurrent(nn.Module):
         self.cells = nn.ModuleList(cells)  # l0, l0_reverse, l1, ...
         self.state_sizes = cells[0].state_sizes
         self.recurrent_dropout, self.weight_drop = float(recurrent_dropout), float(weight_drop)
-        self.zoneout = float(zoneout)
+        self.zoneout, self.residual = float(zoneout), residual
         check_hidden_weights(cells[0], recurrent_dropout=recurrent_dropout, weight_drop=weight_drop)
         # torch.nn's name of each state_dict entry of the cells: cells.1.weight_ih ->
         # weight_ih_l0_reverse; the hooks below translate state dicts both ways
@@ -291,6 +296,7 @@ class Recurrent(nn.Module):
         num_directions = 2 if self.bidirectional else 1
         finals = []
         for layer in range(self.num_layers):
+            layer_input = data
             if layer > 0 and self.dropout > 0:
                 data = F.dropout(data, self.dropout, self.training)
             outputs = []
@@ -302,6 +308,8 @@ class Recurrent(nn.Module):
                 outputs.append(output)
                 finals.append(final)
             data = outputs[0] if num_directions == 1 else torch.cat(outputs, 1)
+            if self.residual and layer > 0:
+                data = data + layer_input
         return data, finals
 
     def _run_cell(
@@ -386,6 +394,7 @@ class Recurrent(nn.Module):
             ("dropout", 0.0),
             ("bidirectional", False),
             *((option, 0.0) for option in REGULARISERS),
+            ("residual", False),
         ):
             if getattr(self, attr) != default:
                 text += f", {attr}={getattr(self, attr)}"
@@ -533,7 +542,7 @@ def reverse_order(batch_sizes: list[int], device: torch.device) -> Tensor:
     """
     sizes = torch.tensor(batch_sizes)
     starts = torch.cumsum(sizes, 0) - sizes  # first row of each step
-    lengths = (sizes.unsqueeze(0) > torch.arange(batch_sizes[0]).unsqueeze(1)).sum(1)
+    lengths = sequence_lengths(batch_sizes)
     step = torch.repeat_interleave(torch.arange(len(batch_sizes)), sizes)  # step of each row
     sequence = torch.arange(len(step)) - starts[step]
     return (starts[lengths[sequence] - 1 - step] + sequence).to(device)

@@ -412,7 +412,7 @@ class Seq2Seq(nn.Module):
             src_vocab_size, embedding_dim, hidden_size, num_layers, cell, dropout,
             bidirectional, merge, pad_id, impl,
         )  # fmt: skip
-        num_states = 2 if "lstm" in cell else 1
+        num_states = 2 if cell in ("lstm", "layernorm_lstm") else 1  # minlstm: one
         self.bridge = Bridge(hidden_size, hidden_size, num_states) if bidirectional else None
         self.decoder = Decoder(
             tgt_vocab_size, embedding_dim, hidden_size, self.encoder.output_size, num_layers,
