@@ -7,6 +7,14 @@ prints a markdown table of median times and ratios (seqmodels / torch.nn; lower 
     python scripts/benchmark.py                        # everything, markdown to stdout
     python scripts/benchmark.py --json bench.json      # also write the rows as JSON
     python scripts/benchmark.py --cells lstm --devices cpu --repeats 20
+
+``--mingru`` prints two other tables instead (CPU): forward+backward of minGRU's scans (the CPU
+default, a hand-written loop; the parallel scan) against its step loop at T = 256, 1024, 4096,
+and training tokens per second (forward+backward) of a minGRU and a minLSTM char LM against the
+LSTM char LM of the Shakespeare preset, with the minimal cells' hidden size (3 layers) chosen to
+match its parameter count:
+
+    python scripts/benchmark.py --mingru --repeats 5
 """
 
 from __future__ import annotations
@@ -19,11 +27,19 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 import seqmodels
+from seqmodels.cells import RecurrentCell
+from seqmodels.fused import linear_recurrence
+from seqmodels.models import CharLM
 
 SHAPES = ((100, 64, 512, 512), (100, 32, 128, 128), (50, 1, 32, 32))
+SCAN_SHAPE = (8, 64, 128)  # B, input, hidden of the scan timings
+SCAN_STEPS = (256, 1024, 4096)
+LM_BATCH = (64, 64)  # streams x window: the Shakespeare preset's batch
+LM_PRESET = {"vocab_size": 65, "embedding_dim": 64}  # + the LSTM's hidden size 256
+LM_MIN_LAYERS = 3
 LAYERS = {
     "lstm": (seqmodels.LSTM, nn.LSTM),
     "gru": (seqmodels.GRU, nn.GRU),
@@ -88,6 +104,116 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class SteppedMinGRUCell(seqmodels.MinGRUCell):
+    """minGRU run by the step loop, to time against its scans."""
+
+    scan = RecurrentCell.scan
+
+
+class ParallelMinGRUCell(seqmodels.MinGRUCell):
+    """minGRU always on the parallel scan (the CPU default is the hand-written loop)."""
+
+    def scan(self, projected: Tensor, batch_sizes: list[int], state: Tensor) -> tuple:
+        a, b = self.coefficients(projected)  # (L * N, H), equal lengths
+        shape = (len(batch_sizes), batch_sizes[0], -1)
+        steps = linear_recurrence(a.view(shape), b.view(shape), state)  # (L, N, H)
+        return steps.flatten(0, 1), steps[-1]
+
+
+def measure_scan(steps: int, repeats: int) -> dict:
+    batch, input_size, hidden_size = SCAN_SHAPE
+    layers = {
+        name: seqmodels.Recurrent(cell, input_size, hidden_size)
+        for name, cell in (
+            ("default", seqmodels.MinGRUCell),
+            ("parallel", ParallelMinGRUCell),
+            ("steps", SteppedMinGRUCell),
+        )
+    }
+    for layer in layers.values():
+        layer.load_state_dict(layers["default"].state_dict())
+    x = torch.randn(steps, batch, input_size, requires_grad=True)
+    row = {"T": steps, "B": batch, "input": input_size, "hidden": hidden_size}
+    for name, layer in layers.items():
+
+        def forward_backward(layer: nn.Module = layer) -> None:
+            output, _ = layer(x)
+            output.sum().backward()
+
+        row[f"{name}_fwdbwd_ms"] = median_time(forward_backward, repeats, torch.device("cpu"))
+    row["speedup"] = row["steps_fwdbwd_ms"] / row["default_fwdbwd_ms"]
+    return row
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def char_lm_matching(cell: str, parameters: int) -> CharLM:
+    """The char LM of ``cell`` with LM_MIN_LAYERS layers whose parameter count is closest."""
+    models = (
+        CharLM(**LM_PRESET, cell=cell, hidden_size=hidden, num_layers=LM_MIN_LAYERS)
+        for hidden in range(64, 1025, 8)
+    )
+    return min(models, key=lambda model: abs(parameter_count(model) - parameters))
+
+
+def measure_char_lms(repeats: int) -> list[dict]:
+    lstm = CharLM(**LM_PRESET, cell="lstm", hidden_size=256)
+    count = parameter_count(lstm)
+    models = {"lstm": lstm}
+    models.update((cell, char_lm_matching(cell, count)) for cell in ("mingru", "minlstm"))
+    tokens = torch.randint(0, LM_PRESET["vocab_size"], LM_BATCH)
+    rows = []
+    for cell, model in models.items():
+
+        def train_step(model: nn.Module = model) -> None:
+            logits, _ = model(tokens)
+            logits.sum().backward()
+
+        ms = median_time(train_step, repeats, torch.device("cpu"))
+        rnn = model.rnn
+        rows.append(
+            {
+                "cell": cell,
+                "layers": rnn.num_layers,
+                "hidden": rnn.hidden_size,
+                "parameters": parameter_count(model),
+                "ms": ms,
+                "tokens_per_s": tokens.numel() / ms * 1e3,
+            }
+        )
+    return rows
+
+
+def mingru_markdown(scan_rows: list[dict], lm_rows: list[dict]) -> str:
+    lines = [
+        "| T, B, in, hidden | minGRU fwd+bwd ms: CPU scan (default) / parallel scan / step loop "
+        "| step loop / default |",
+        "|---|---|---|",
+    ]
+    for r in scan_rows:
+        lines.append(
+            f"| {r['T']}, {r['B']}, {r['input']}, {r['hidden']} "
+            f"| {r['default_fwdbwd_ms']:.1f} / {r['parallel_fwdbwd_ms']:.1f} "
+            f"/ {r['steps_fwdbwd_ms']:.1f} | {r['speedup']:.1f}x |"
+        )
+    lstm_rate = lm_rows[0]["tokens_per_s"]
+    lines += [
+        "",
+        f"char LM fwd+bwd, batch {LM_BATCH[0]} x {LM_BATCH[1]} tokens:",
+        "",
+        "| cell | layers x hidden | parameters | ms / batch | tokens/s | vs LSTM |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in lm_rows:
+        lines.append(
+            f"| {r['cell']} | {r['layers']} x {r['hidden']} | {r['parameters']:,} "
+            f"| {r['ms']:.1f} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / lstm_rate:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=list(LAYERS), choices=list(LAYERS))
@@ -95,9 +221,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per median")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--mingru", action="store_true", help="minGRU scan and char-LM tables instead (CPU)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.mingru:
+        torch.manual_seed(0)
+        scan_rows = [measure_scan(steps, args.repeats) for steps in SCAN_STEPS]
+        lm_rows = measure_char_lms(args.repeats)
+        print(
+            f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} CPU threads, median of {args.repeats}"
+        )
+        print(mingru_markdown(scan_rows, lm_rows))
+        if args.json:
+            with open(args.json, "w") as file:
+                rows = {"scan": scan_rows, "char_lm": lm_rows}
+                json.dump({"torch": torch.__version__, **rows}, file, indent=2)
+        return
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices and not torch.cuda.is_available():
         parser.error("--devices cuda given but CUDA is not available")

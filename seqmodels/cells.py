@@ -37,7 +37,7 @@ from seqmodels.fused import (
     can_fuse,
     final_rows,
     gru_scan,
-    linear_recurrence,
+    linear_scan,
     lstm_scan,
     packed_rows,
     padded,
@@ -612,8 +612,9 @@ class MinimalCell(RecurrentCell):
 
     The new state is a linear function of the old one, :math:`h' = a \odot h + b`, with
     :math:`a, b` computed from the input alone (:meth:`coefficients`). :meth:`step` is the
-    readable reference; :meth:`scan` runs all steps of a sequence at once with the parallel
-    scan :func:`~seqmodels.fused.linear_recurrence` (same values to float rounding). In the
+    readable reference; :meth:`scan` computes the gates of all steps at once and runs the
+    recurrence with :func:`~seqmodels.fused.linear_scan` (a parallel scan, or on the CPU a
+    hand-written loop; same values to float rounding). In the
     packed layout a sequence that ended stops: its padded steps have :math:`a = 1, b = 0`.
 
     The state enters only element-wise: the cell has no hidden-to-hidden weights
@@ -665,9 +666,9 @@ class MinimalCell(RecurrentCell):
     def scan(
         self, projected: Tensor, batch_sizes: list[int], state: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """All steps at once with :func:`~seqmodels.fused.linear_recurrence`."""
+        """All steps at once with :func:`~seqmodels.fused.linear_scan`."""
         a, b = self.coefficients(projected)  # (S, H) each
-        steps = linear_recurrence(
+        steps = linear_scan(
             padded(a, batch_sizes, 1.0), padded(b, batch_sizes, 0.0), state
         )  # (L, N, H); a sequence's state stays as it was after its end
         return packed_rows(steps, batch_sizes), steps[-1]

@@ -6,6 +6,7 @@ from torch import nn
 
 from seqmodels import MinGRUCell, MinLSTMCell, Recurrent, RecurrentCell, build_recurrent
 from seqmodels.cells import step_scan
+from seqmodels.fused import linear_recurrence, linear_scan
 from seqmodels.models import CharLM, SequenceClassifier, SequenceRegressor
 from seqmodels.seq2seq import Seq2Seq
 
@@ -36,6 +37,52 @@ def test_parallel_scan_equals_the_step_loop_from_a_given_state_in_float32(cell_c
     (outputs, final), (expected, expected_final) = scan_and_steps(cell, [5] * 300, h0)
     torch.testing.assert_close(outputs, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(final, expected_final, rtol=1e-5, atol=1e-5)
+
+
+def loop(a, b, h):
+    states = []
+    for a_t, b_t in zip(a, b, strict=True):
+        h = a_t * h + b_t
+        states.append(h)
+    return torch.stack(states)
+
+
+@pytest.mark.parametrize("scan", [linear_recurrence, linear_scan], ids=["parallel", "cpu_loop"])
+def test_both_scans_equal_the_plain_loop_with_first_and_second_derivatives(scan):
+    torch.manual_seed(0)
+    a = torch.rand(37, 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(37, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    results = []
+    for run in (scan, loop):
+        states = run(a, b, h0)
+        grads = torch.autograd.grad((states**2).sum(), (a, b, h0), create_graph=True)
+        second = torch.autograd.grad(sum((g**2).sum() for g in grads), (a, b, h0))
+        results.append((states, *grads, *second))
+    for ours, expected in zip(*results, strict=True):
+        torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-10)
+    assert torch.autograd.gradcheck(scan, (a, b, h0))
+
+
+def test_parallel_scan_equals_the_loop_over_4096_steps_in_float32():
+    torch.manual_seed(0)
+    a, b, h0 = torch.rand(4096, 2, 8), torch.randn(4096, 2, 8), 5 * torch.randn(2, 8)
+    expected = loop(a.double(), b.double(), h0.double()).float()
+    for scan in (linear_recurrence, linear_scan):
+        torch.testing.assert_close(scan(a, b, h0), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell_class", CELLS)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_traced_and_vmapped_layers_take_the_parallel_scan_and_equal_eager(cell_class):
+    torch.manual_seed(0)
+    layer = Recurrent(cell_class, 3, 4, num_layers=2, residual=True)
+    x = torch.randn(9, 2, 3)
+    expected = layer(x)[0]
+    traced = torch.jit.trace(layer, x)
+    torch.testing.assert_close(traced(x)[0], expected, rtol=1e-5, atol=1e-6)
+    per_sample = torch.func.vmap(lambda x: layer(x)[0], in_dims=1, out_dims=1)(x)
+    torch.testing.assert_close(per_sample, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cell_class", CELLS)
