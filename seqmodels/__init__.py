@@ -8,6 +8,7 @@ from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.cells import (
     GRUCell,
+    LayerNormGRUCell,
     LayerNormLSTMCell,
     LSTMCell,
     MinGRUCell,
@@ -25,6 +26,7 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "LayerNormLSTMCell",
+    "LayerNormGRUCell",
     "MinGRUCell",
     "MinLSTMCell",
     "RecurrentCell",

@@ -5,7 +5,13 @@ from __future__ import annotations
 from torch import nn
 
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional
-from seqmodels.cells import LayerNormLSTMCell, MinGRUCell, MinLSTMCell, RecurrentCell
+from seqmodels.cells import (
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    RecurrentCell,
+)
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = [
@@ -15,12 +21,15 @@ __all__ = [
     "recurrent_output_size",
 ]
 
-CELL_TYPES = ("rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "mingru", "minlstm")
+CELL_TYPES = (
+    "rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm"
+)  # fmt: skip
 IMPLEMENTATIONS = ("seqmodels", "torch")
 # cells without a torch.nn twin, run by Recurrent, and the cell arguments build_recurrent gives
 # them: minGRU / minLSTM get the paper's block (pre-norm, residual connections between layers)
 _SEQMODELS_ONLY: dict[str, tuple[type[RecurrentCell], dict[str, bool]]] = {
     "layernorm_lstm": (LayerNormLSTMCell, {}),
+    "layernorm_gru": (LayerNormGRUCell, {}),
     "mingru": (MinGRUCell, {"norm": True, "residual": True}),
     "minlstm": (MinLSTMCell, {"norm": True, "residual": True}),
 }
@@ -44,8 +53,8 @@ def build_recurrent(
 
     Args:
         cell: ``"rnn"`` (tanh), ``"rnn_relu"``, ``"lstm"``, ``"gru"``, ``"layernorm_lstm"``,
-            ``"mingru"`` or ``"minlstm"``. minGRU and minLSTM come in the block of Feng et al.
-            (2024): each layer normalises its input before the input projection
+            ``"layernorm_gru"``, ``"mingru"`` or ``"minlstm"``. minGRU and minLSTM come in the
+            block of Feng et al. (2024): each layer normalises its input before the input projection
             (``norm=True``), and every layer but the first adds its input to its output
             (``residual=True``); without them, stacked minimal cells (whose state is a gated
             average of linear projections) train poorly.

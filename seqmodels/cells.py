@@ -52,6 +52,7 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "LayerNormLSTMCell",
+    "LayerNormGRUCell",
     "MinimalCell",
     "MinGRUCell",
     "MinLSTMCell",
@@ -557,6 +558,9 @@ class LayerNormLSTMCell(RecurrentCell):
         input_size: the number of expected features in the input ``x``.
         hidden_size: the number of features in ``h`` and ``c``.
         eps: the layer norms' epsilon.
+        normalize_cell: normalise the cell state (:math:`\mathrm{LN}_c`, the default); with
+            ``False`` it is left as is, as in haste's ``LayerNormLSTM``, and the cell has no
+            ``layernorm_c``.
 
     Shapes:
         input ``(N, H_in)`` or ``(H_in)``; ``hx = (h, c)`` each ``(N, H)`` or ``(H)``.
@@ -576,6 +580,7 @@ class LayerNormLSTMCell(RecurrentCell):
         eps: float = 1e-5,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        normalize_cell: bool = True,
     ) -> None:
         super().__init__()
         check_sizes(input_size, hidden_size)
@@ -585,15 +590,11 @@ class LayerNormLSTMCell(RecurrentCell):
         self._create_weights(4, hidden_size, False, factory)
         self.layernorm_i = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
         self.layernorm_h = nn.LayerNorm(4 * hidden_size, eps=eps, **factory)
-        self.layernorm_c = nn.LayerNorm(hidden_size, eps=eps, **factory)
+        self.layernorm_c = nn.LayerNorm(hidden_size, eps=eps, **factory) if normalize_cell else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        k = 1.0 / math.sqrt(self.hidden_size)
-        nn.init.uniform_(self.weight_ih, -k, k)
-        nn.init.uniform_(self.weight_hh, -k, k)
-        for norm in (self.layernorm_i, self.layernorm_h, self.layernorm_c):
-            norm.reset_parameters()
+        _reset_layer_norm_cell(self)
 
     def project_input(self, input: Tensor) -> Tensor:
         return self.layernorm_i(F.linear(input, self.weight_ih))
@@ -602,9 +603,87 @@ class LayerNormLSTMCell(RecurrentCell):
         h, c = state
         gates = projected + self.layernorm_h(h @ self.weight_hh.t())  # (N, 4H)
         i, f, g, o = gates.chunk(4, 1)
-        c = self.layernorm_c(torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g))
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if self.layernorm_c is not None:
+            c = self.layernorm_c(c)
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
+
+
+class LayerNormGRUCell(RecurrentCell):
+    r"""A GRU cell with layer normalisation on the input and hidden contributions to the gates.
+
+    haste's ``LayerNormGRU``: the input and hidden projections are normalised separately, the
+    layer-norm shifts take the place of the biases, and the reset gate is applied after the hidden
+    matmul as in :class:`GRUCell`.
+
+    .. math::
+        \begin{array}{ll}
+        (x_r, x_z, x_n) = \mathrm{LN}_i(W_{ih} x), \quad
+        (h_r, h_z, h_n) = \mathrm{LN}_h(W_{hh} h) \\
+        r = \sigma(x_r + h_r), \quad z = \sigma(x_z + h_z), \quad
+        n = \tanh(x_n + r \odot h_n) \\
+        h' = (1 - z) \odot n + z \odot h
+        \end{array}
+
+    Args:
+        input_size: the number of expected features in the input ``x``.
+        hidden_size: the number of features in ``h``.
+        eps: the layer norms' epsilon.
+
+    Shapes:
+        input ``(N, H_in)`` or ``(H_in)``; hx and output ``(N, H)`` or ``(H)``.
+
+    Example::
+
+        >>> layer = Recurrent(LayerNormGRUCell, 10, 20, num_layers=2, batch_first=True)
+        >>> output, h = layer(torch.randn(3, 5, 10), lengths=torch.tensor([5, 2, 4]))
+        >>> output.shape, h.shape
+        (torch.Size([3, 5, 20]), torch.Size([2, 3, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        eps: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_sizes = (hidden_size,)
+        self._create_weights(3, hidden_size, False, factory)
+        self.layernorm_i = nn.LayerNorm(3 * hidden_size, eps=eps, **factory)
+        self.layernorm_h = nn.LayerNorm(3 * hidden_size, eps=eps, **factory)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_layer_norm_cell(self)
+
+    def project_input(self, input: Tensor) -> Tensor:
+        return self.layernorm_i(F.linear(input, self.weight_ih))
+
+    def step(self, projected: Tensor, state: Tensor) -> Tensor:
+        hidden = self.layernorm_h(state @ self.weight_hh.t())  # (N, 3H)
+        x_r, x_z, x_n = projected.chunk(3, 1)
+        h_r, h_z, h_n = hidden.chunk(3, 1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        return n + z * (state - n)
+
+
+def _reset_layer_norm_cell(cell: RecurrentCell) -> None:
+    r"""Weights from :math:`\mathcal{U}(-k, k)`, :math:`k = 1/\sqrt{H}`; layer norms to (1, 0)."""
+    k = 1.0 / math.sqrt(cell.hidden_size)
+    nn.init.uniform_(cell.weight_ih, -k, k)
+    nn.init.uniform_(cell.weight_hh, -k, k)
+    for module in cell.children():
+        if isinstance(module, nn.LayerNorm):
+            module.reset_parameters()
 
 
 class MinimalCell(RecurrentCell):

@@ -120,7 +120,7 @@ def char_lm(**kwargs):
     return CharLM(**{"vocab_size": 10, "embedding_dim": 8, "hidden_size": 8, **kwargs}).eval()
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "layernorm_lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "layernorm_lstm", "layernorm_gru"])
 def test_reading_in_windows_with_the_carried_state_equals_reading_at_once(cell):
     model = char_lm(cell=cell, num_layers=2)
     tokens = torch.randint(0, 10, (3, 12))

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 import seqmodels
-from seqmodels import LayerNormLSTMCell, Recurrent, RecurrentCell
+from seqmodels import LayerNormGRUCell, LayerNormLSTMCell, Recurrent, RecurrentCell
 from seqmodels.cells import gru_step, lstm_step, rnn_step
 from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 
@@ -49,7 +49,7 @@ def each_sequence_alone(layer, x, lengths):
     return outputs, finals
 
 
-@pytest.mark.parametrize("cell", [LayerNormLSTMCell, MinimalGatedCell])
+@pytest.mark.parametrize("cell", [LayerNormLSTMCell, LayerNormGRUCell, MinimalGatedCell])
 def test_a_new_cell_runs_multi_layer_bidirectional_over_lengths_without_extra_code(cell):
     torch.manual_seed(0)
     layer = Recurrent(cell, 3, 5, num_layers=2, batch_first=True, bidirectional=True).double()
@@ -120,6 +120,38 @@ def test_layer_norm_lstm_cell_passes_gradcheck():
     assert torch.autograd.gradcheck(
         lambda x, h, c, *weights: cell(x, (h, c)), inputs, fast_mode=True
     )
+
+
+def test_layer_norm_gru_cell_follows_its_equations_and_passes_gradcheck():
+    torch.manual_seed(0)
+    cell = LayerNormGRUCell(3, 4, dtype=torch.float64)
+    for parameter in cell.parameters():  # away from the default ones and zeros
+        parameter.data.uniform_(-1, 1)
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    norm = nn.functional.layer_norm
+    gates_x = norm(x @ cell.weight_ih.t(), (12,), cell.layernorm_i.weight, cell.layernorm_i.bias)
+    gates_h = norm(h @ cell.weight_hh.t(), (12,), cell.layernorm_h.weight, cell.layernorm_h.bias)
+    (x_r, x_z, x_n), (h_r, h_z, h_n) = gates_x.chunk(3, 1), gates_h.chunk(3, 1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    torch.testing.assert_close(cell(x, h), (1 - z) * n + z * h)
+    inputs = (x, h, *cell.parameters())
+    assert torch.autograd.gradcheck(lambda x, h, *weights: cell(x, h), inputs, fast_mode=True)
+
+
+def test_layer_norm_lstm_can_leave_the_cell_state_unnormalised():
+    torch.manual_seed(0)
+    plain = LayerNormLSTMCell(3, 4, normalize_cell=False)
+    assert plain.layernorm_c is None
+    layer = Recurrent(LayerNormLSTMCell, 3, 4, normalize_cell=False)
+    assert not any("layernorm_c" in key for key in layer.state_dict())
+    x = torch.randn(2, 3)
+    h, c = plain(x)
+    gates = plain.layernorm_i(x @ plain.weight_ih.t()) + plain.layernorm_h.bias  # h = 0
+    i, f, g, o = gates.chunk(4, 1)
+    torch.testing.assert_close(c, torch.sigmoid(i) * torch.tanh(g))  # c = 0 before: no norm
+    torch.testing.assert_close(h, torch.sigmoid(o) * torch.tanh(c))
 
 
 @pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])

@@ -130,7 +130,7 @@ def test_layers_with_regularisers_off_equal_torch_nn_bit_for_bit_with_gradients(
     assert all(torch.equal(a, b) for a, b in zip(grads, plain_grads, strict=True))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "layernorm_lstm"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "layernorm_lstm", "layernorm_gru"])
 def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
     torch.manual_seed(0)
     layer = build_recurrent(cell, 2, 3, num_layers=2, bidirectional=True, **ALL_ON).double()
