@@ -241,3 +241,16 @@ def test_classifier_without_lengths_equals_full_lengths(pooling):
                                bidirectional=True, pooling=pooling).eval()  # fmt: skip
     tokens = torch.randint(1, 20, (4, 7))
     torch.testing.assert_close(model(tokens), model(tokens, torch.full((4,), 7)))
+
+
+def test_classifier_regularisers_act_in_training_only():
+    torch.manual_seed(0)
+    model = SequenceClassifier(20, 3, embedding_dim=6, cell="lstm", hidden_size=8,
+                               embedding_dropout=0.5, recurrent_dropout=0.5, weight_drop=0.5,
+                               zoneout=0.2)  # fmt: skip
+    tokens = torch.randint(1, 20, (4, 7))
+    assert not torch.equal(model(tokens), model(tokens))  # fresh masks per forward
+    model.eval()
+    torch.testing.assert_close(model(tokens), model(tokens))
+    with pytest.raises(ValueError, match="embedding_dropout=0.5 needs an embedding"):
+        SequenceClassifier(20, 3, embedding_dim=None, embedding_dropout=0.5)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqmodels.build import build_recurrent
-from seqmodels.recurrent import check_probability
+from seqmodels.models.embedding import check_embedding_dropout, embed_tokens
 
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -70,12 +69,7 @@ class CharLM(nn.Module):
         zoneout: float = 0.0,
     ) -> None:
         super().__init__()
-        check_probability("embedding_dropout", embedding_dropout)
-        if embedding_dropout and embedding_dim is None:
-            raise ValueError(
-                f"embedding_dropout={embedding_dropout} needs an embedding, got embedding_dim=None "
-                "(one-hot input)"
-            )
+        self.embedding_dropout = check_embedding_dropout(embedding_dropout, embedding_dim)
         if tie_weights and embedding_dim != hidden_size:
             raise ValueError(
                 f"tie_weights needs embedding_dim == hidden_size, got embedding_dim={embedding_dim}"
@@ -94,7 +88,6 @@ class CharLM(nn.Module):
             weight_drop=weight_drop,
             zoneout=zoneout,
         )
-        self.embedding_dropout = float(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
@@ -103,15 +96,10 @@ class CharLM(nn.Module):
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (N, L) token ids, got shape {tuple(tokens.shape)}")
-        if self.embedding is not None:
-            weight = self.embedding.weight  # (V, E)
-            if self.training and self.embedding_dropout > 0:  # whole rows: (V, 1) mask
-                weight = weight * F.dropout(
-                    weight.new_ones(weight.size(0), 1), self.embedding_dropout
-                )
-            x = F.embedding(tokens, weight)  # (N, L, E)
-        else:
-            x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
+        x = embed_tokens(
+            tokens, self.embedding, self.vocab_size, self.head.weight.dtype,
+            self.embedding_dropout, self.training,
+        )  # (N, L, E)  # fmt: skip
         output, state = self.rnn(self.dropout(x), state)  # (N, L, H)
         return self.head(self.dropout(output)), state
 

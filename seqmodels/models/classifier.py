@@ -8,6 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
+from seqmodels.models.embedding import check_embedding_dropout, embed_tokens
 
 POOLINGS = ("last", "mean", "max")
 
@@ -30,7 +31,7 @@ class SequenceClassifier(nn.Module):
         num_classes: number of classes.
         embedding_dim: size of the learned token embedding; None feeds one-hot vectors of size
             ``vocab_size`` instead (the classic from-scratch RNN).
-        cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        cell: a name of :data:`seqmodels.build.CELL_TYPES` (``"lstm"``, ``"gru"``, ...).
         hidden_size: hidden size of each recurrent layer.
         num_layers: number of stacked recurrent layers.
         dropout: dropout on the embeddings, between recurrent layers and before the head.
@@ -40,6 +41,10 @@ class SequenceClassifier(nn.Module):
         pooling: ``"last"``, ``"mean"`` or ``"max"``.
         padding_idx: the padding token id (its embedding stays zero), or None.
         impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+        embedding_dropout: drops whole embedding rows in training (see
+            :func:`~seqmodels.models.embedding.embed_tokens`).
+        recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
+            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
 
     Shape:
         - tokens: :math:`(N, L)` token ids.
@@ -68,8 +73,13 @@ class SequenceClassifier(nn.Module):
         pooling: str = "last",
         padding_idx: int | None = 0,
         impl: str = "seqmodels",
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.embedding_dropout = check_embedding_dropout(embedding_dropout, embedding_dim)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.vocab_size, self.pooling = vocab_size, pooling
@@ -86,6 +96,9 @@ class SequenceClassifier(nn.Module):
             bidirectional=bidirectional,
             merge=merge,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(recurrent_output_size(hidden_size, bidirectional, merge), num_classes)
@@ -101,10 +114,10 @@ class SequenceClassifier(nn.Module):
                 f"lengths must be (N,) = ({n},) with values in [1, {max_len}], got shape "
                 f"{tuple(lengths.shape)} and values {lengths.tolist()}"
             )
-        if self.embedding is not None:
-            x = self.embedding(tokens)  # (N, L, E)
-        else:
-            x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
+        x = embed_tokens(
+            tokens, self.embedding, self.vocab_size, self.head.weight.dtype,
+            self.embedding_dropout, self.training,
+        )  # (N, L, E)  # fmt: skip
         x = self.dropout(x)
         if lengths is None:  # every sequence is L long: no packing (this path also exports)
             output, h_n = self.encoder(x)  # (N, L, D * H)
