@@ -2,37 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from torch import nn
 
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional
 from seqmodels.cells import (
+    GRUCell,
     LayerNormGRUCell,
     LayerNormLSTMCell,
+    LSTMCell,
     MinGRUCell,
     MinLSTMCell,
     RecurrentCell,
+    RNNCell,
 )
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = [
+    "CELLS",
     "CELL_TYPES",
     "IMPLEMENTATIONS",
+    "CellSpec",
     "build_recurrent",
     "recurrent_output_size",
 ]
 
-CELL_TYPES = (
-    "rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm"
-)  # fmt: skip
-IMPLEMENTATIONS = ("seqmodels", "torch")
-# cells without a torch.nn twin, run by Recurrent, and the cell arguments build_recurrent gives
-# them: minGRU / minLSTM get the paper's block (pre-norm, residual connections between layers)
-_SEQMODELS_ONLY: dict[str, tuple[type[RecurrentCell], dict[str, bool]]] = {
-    "layernorm_lstm": (LayerNormLSTMCell, {}),
-    "layernorm_gru": (LayerNormGRUCell, {}),
-    "mingru": (MinGRUCell, {"norm": True, "residual": True}),
-    "minlstm": (MinLSTMCell, {"norm": True, "residual": True}),
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What a cell name stands for: the one place a new cell is registered.
+
+    Attributes:
+        cell: the seqmodels cell class, unrolled by :class:`~seqmodels.Recurrent` (or by
+            ``layer``).
+        num_states: how many state tensors the cell carries (2 for an LSTM's ``(h, c)``).
+        fused: whether the cell has a hand-written scan (``seqmodels/fused.py``).
+        layer: the seqmodels layer class with ``torch.nn``'s signature, or None (then
+            ``Recurrent(cell, ...)``).
+        torch_layer: the ``torch.nn`` twin (for ``impl="torch"``), or None.
+        arguments: extra arguments of the layer (``nonlinearity``, the minimal cells' block).
+    """
+
+    cell: type[RecurrentCell]
+    num_states: int
+    fused: bool
+    layer: type[Recurrent] | None = None
+    torch_layer: type[nn.Module] | None = None
+    arguments: dict[str, object] = field(default_factory=dict)
+
+
+# minGRU / minLSTM come in the paper's block: pre-norm before the input projection and residual
+# connections between layers (without them, stacked minimal cells train poorly)
+_MINIMAL_BLOCK = {"norm": True, "residual": True}
+
+CELLS: dict[str, CellSpec] = {
+    "rnn": CellSpec(RNNCell, 1, True, RNN, nn.RNN, {"nonlinearity": "tanh"}),
+    "rnn_relu": CellSpec(RNNCell, 1, True, RNN, nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": CellSpec(LSTMCell, 2, True, LSTM, nn.LSTM),
+    "gru": CellSpec(GRUCell, 1, True, GRU, nn.GRU),
+    "layernorm_lstm": CellSpec(LayerNormLSTMCell, 2, False),
+    "layernorm_gru": CellSpec(LayerNormGRUCell, 1, False),
+    "mingru": CellSpec(MinGRUCell, 1, True, arguments=_MINIMAL_BLOCK),
+    "minlstm": CellSpec(MinLSTMCell, 1, True, arguments=_MINIMAL_BLOCK),
 }
+CELL_TYPES = tuple(CELLS)
+IMPLEMENTATIONS = ("seqmodels", "torch")
 
 
 def build_recurrent(
@@ -52,12 +87,11 @@ def build_recurrent(
     """Build a recurrent layer by name, so models and configs can switch cell and implementation.
 
     Args:
-        cell: ``"rnn"`` (tanh), ``"rnn_relu"``, ``"lstm"``, ``"gru"``, ``"layernorm_lstm"``,
-            ``"layernorm_gru"``, ``"mingru"`` or ``"minlstm"``. minGRU and minLSTM come in the
-            block of Feng et al. (2024): each layer normalises its input before the input projection
-            (``norm=True``), and every layer but the first adds its input to its output
-            (``residual=True``); without them, stacked minimal cells (whose state is a gated
-            average of linear projections) train poorly.
+        cell: a name of :data:`CELLS`: ``"rnn"`` (tanh), ``"rnn_relu"``, ``"lstm"``, ``"gru"``,
+            ``"layernorm_lstm"``, ``"layernorm_gru"``, ``"mingru"`` or ``"minlstm"``. minGRU and
+            minLSTM come in the block of Feng et al. (2024): each layer normalises its input
+            before the input projection, and every layer but the first adds its input to its
+            output.
         input_size, hidden_size, num_layers, dropout, batch_first: as for :class:`torch.nn.LSTM`.
         bidirectional: run both directions. With ``merge="concat"`` this is the layer's own
             ``bidirectional=True`` (equal to ``torch.nn``); other merges wrap a unidirectional
@@ -87,7 +121,8 @@ def build_recurrent(
     if merge is None or merge not in MERGE_MODES:
         modes = ", ".join(repr(mode) for mode in MERGE_MODES if mode is not None)
         raise ValueError(f"merge must be one of {modes}, got {merge!r}")
-    if cell in _SEQMODELS_ONLY and impl == "torch":
+    spec = CELLS[cell]
+    if impl == "torch" and spec.torch_layer is None:
         raise ValueError(f"cell {cell!r} has no torch.nn implementation; use impl='seqmodels'")
     regularisers = {
         "recurrent_dropout": recurrent_dropout,
@@ -102,17 +137,12 @@ def build_recurrent(
     kwargs = {"batch_first": batch_first, "dropout": dropout, "bidirectional": native}
     if impl == "seqmodels":
         kwargs.update(regularisers)
-    if cell in _SEQMODELS_ONLY:
-        cell_class, block = _SEQMODELS_ONLY[cell]
-        layer = Recurrent(cell_class, *args, **kwargs, **block)
+    if impl == "torch":
+        layer = spec.torch_layer(*args, **kwargs, **spec.arguments)
+    elif spec.layer is not None:
+        layer = spec.layer(*args, **kwargs, **spec.arguments)
     else:
-        classes = {"seqmodels": (RNN, LSTM, GRU), "torch": (nn.RNN, nn.LSTM, nn.GRU)}[impl]
-        rnn_class, lstm_class, gru_class = classes
-        if cell in ("rnn", "rnn_relu"):
-            nonlinearity = "relu" if cell == "rnn_relu" else "tanh"
-            layer = rnn_class(*args, nonlinearity=nonlinearity, **kwargs)
-        else:
-            layer = (lstm_class if cell == "lstm" else gru_class)(*args, **kwargs)
+        layer = Recurrent(spec.cell, *args, **kwargs, **spec.arguments)
     if bidirectional and not native:
         layer = Bidirectional(layer, merge)
     return layer

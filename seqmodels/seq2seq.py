@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqmodels.build import build_recurrent, recurrent_output_size
+from seqmodels.build import CELLS, build_recurrent, recurrent_output_size
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -155,7 +155,7 @@ class Encoder(nn.Module):
         embedding_dim: embedding size ``E``.
         hidden_size: hidden size ``H`` of each direction.
         num_layers: recurrent layers.
-        cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        cell: a name of :data:`seqmodels.build.CELLS` (``"lstm"``, ``"gru"``, ...).
         dropout: dropout on embeddings and between recurrent layers.
         bidirectional: run a backward layer too.
         merge: how a bidirectional layer merges both directions' outputs
@@ -364,7 +364,7 @@ class Seq2Seq(nn.Module):
         embedding_dim: embedding size (encoder and decoder).
         hidden_size: recurrent hidden size (each encoder direction, and the decoder).
         num_layers: recurrent layers in encoder and decoder.
-        cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
+        cell: a name of :data:`seqmodels.build.CELLS` (``"lstm"``, ``"gru"``, ...).
         dropout: dropout probability.
         bidirectional: bidirectional encoder.
         merge: merge mode of a bidirectional encoder.
@@ -412,7 +412,7 @@ class Seq2Seq(nn.Module):
             src_vocab_size, embedding_dim, hidden_size, num_layers, cell, dropout,
             bidirectional, merge, pad_id, impl,
         )  # fmt: skip
-        num_states = 2 if cell in ("lstm", "layernorm_lstm") else 1  # minlstm: one
+        num_states = CELLS[cell].num_states  # the encoder has checked the name
         self.bridge = Bridge(hidden_size, hidden_size, num_states) if bidirectional else None
         self.decoder = Decoder(
             tgt_vocab_size, embedding_dim, hidden_size, self.encoder.output_size, num_layers,

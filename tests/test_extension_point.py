@@ -257,3 +257,22 @@ def test_library_imports_only_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_registry_is_where_cells_are_named():
+    """One entry per name; heads, configs and errors read it (adding a cell is one line)."""
+    from importlib import resources
+
+    from seqmodels.build import CELL_TYPES, CELLS
+
+    assert CELL_TYPES == tuple(CELLS)
+    for name, spec in CELLS.items():
+        layer = seqmodels.build_recurrent(name, 3, 4)
+        assert isinstance(layer.cells[0], spec.cell)
+        _, state = layer(torch.randn(2, 5, 3))
+        assert len(state if isinstance(state, tuple) else (state,)) == spec.num_states, name
+    listed = " | ".join(CELL_TYPES)
+    for config in resources.files("seqmodels.conf").joinpath("model").iterdir():
+        cell_lines = [line for line in config.read_text().splitlines() if line.startswith("cell:")]
+        for line in cell_lines:
+            assert line.split("#", 1)[1].strip() == listed, config.name
