@@ -69,13 +69,20 @@ def can_fuse(*tensors: Tensor | None) -> bool:
     ``torch.func`` transforms (``vmap``, ``grad``, ``jacrev``), forward-mode AD and tensor
     subclasses get the cell's step loop instead.
     """
-    if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or _is_exporting():
         return False
     if torch._C._functorch.peek_interpreter_stack() is not None:
         return False
     if forward_ad._current_level >= 0:
         return False
     return all(t is None or type(t) in (Tensor, nn.Parameter) for t in tensors)
+
+
+def _is_exporting() -> bool:
+    """``torch.compiler.is_exporting()`` (torch >= 2.6; before, export runs on fake tensors,
+    which :func:`can_fuse` turns away by their type)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return is_exporting is not None and is_exporting()
 
 
 def _needs_grad(*tensors: Tensor | None) -> bool:
