@@ -1,30 +1,34 @@
-r"""``SequenceRegressor``: a recurrent encoder and a linear head predicting the next value(s)."""
+r"""``SequenceRegressor``: a recurrent encoder and a linear head forecasting the next value(s)."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
+from seqmodels.models.forecaster import WindowForecaster
 
 __all__ = ["SequenceRegressor"]
 
 
-class SequenceRegressor(nn.Module):
+class SequenceRegressor(WindowForecaster):
     r"""Many-to-one regression: read a window of ``L`` steps, predict the next value(s).
 
     .. math::
-        h_L = \mathrm{RNN}(x_1, \dots, x_L), \qquad \hat{y} = W h_L + b
+        h_L = \mathrm{RNN}(z_1, \dots, z_L), \qquad o = W h_L + b
 
-    where :math:`h_L` is the top layer's final state (for a bidirectional encoder, the forward
-    direction's state after step ``L`` merged with the backward direction's state after step 1,
-    so both directions have read the whole window). :meth:`forecast` predicts further ahead by
-    feeding predictions back as inputs (autoregressive rollout).
+    where :math:`z` is the window normalised by
+    :class:`~seqmodels.models.forecaster.WindowForecaster` (by default relative to its last value,
+    so :math:`o` is the change from it) and :math:`h_L` is
+    the top layer's final state (for a bidirectional encoder, the forward direction's state after
+    step ``L`` merged with the backward direction's state after step 1, so both directions have
+    read the whole window). A horizon of several steps is predicted at once by the head (direct,
+    ``output_size > 1``) or step by step by :meth:`forecast` (autoregressive rollout).
 
     Args:
-        input_size: features per time step (1 for a univariate series).
+        input_size: features per time step (1 for a univariate series; the target comes first).
         output_size: values predicted per window (the data's ``horizon``).
+        seq_len: window length, checked when given (RNNs read any length).
         cell: ``"rnn"``, ``"rnn_relu"``, ``"lstm"``, ``"gru"`` or ``"layernorm_lstm"``.
         hidden_size: features of the recurrent state.
         num_layers: stacked recurrent layers.
@@ -34,6 +38,8 @@ class SequenceRegressor(nn.Module):
             ``"mul"``.
         impl: ``"seqmodels"`` or ``"torch"`` (``torch.nn`` layers), see
             :func:`seqmodels.build_recurrent`.
+        norm, difference, affine: per-window normalisation, see
+            :class:`~seqmodels.models.forecaster.WindowForecaster`.
 
     Shape:
         - input: ``(N, L, input_size)``
@@ -51,6 +57,7 @@ class SequenceRegressor(nn.Module):
         self,
         input_size: int = 1,
         output_size: int = 1,
+        seq_len: int | None = None,
         cell: str = "lstm",
         hidden_size: int = 64,
         num_layers: int = 1,
@@ -58,9 +65,11 @@ class SequenceRegressor(nn.Module):
         bidirectional: bool = False,
         merge: str = "concat",
         impl: str = "seqmodels",
+        norm: str = "last",
+        difference: bool = False,
+        affine: bool = False,
     ) -> None:
-        super().__init__()
-        self.input_size, self.output_size = input_size, output_size
+        super().__init__(input_size, output_size, seq_len, norm, difference, affine)
         self.bidirectional, self.merge = bidirectional, merge
         self.rnn = build_recurrent(
             cell,
@@ -75,12 +84,8 @@ class SequenceRegressor(nn.Module):
         )
         self.head = nn.Linear(recurrent_output_size(hidden_size, bidirectional, merge), output_size)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.size(-1) != self.input_size:
-            raise ValueError(
-                f"SequenceRegressor: expected input (N, L, {self.input_size}), got {tuple(x.shape)}"
-            )
-        _, h_n = self.rnn(x)
+    def predict(self, z: Tensor) -> Tensor:
+        _, h_n = self.rnn(z)
         h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # LSTM: (h_n, c_n)
         if self.bidirectional:
             # h_n: (2 * num_layers, N, H), the top layer's forward then backward state
@@ -88,31 +93,3 @@ class SequenceRegressor(nn.Module):
         else:
             summary = h_n[-1]  # (N, H)
         return self.head(summary)
-
-    @torch.no_grad()
-    def forecast(self, x: Tensor, steps: int) -> Tensor:
-        """Predict ``steps`` values after the window ``x`` by feeding predictions back in.
-
-        Each prediction of ``output_size`` values is appended to the window and the oldest
-        values drop out, so the window keeps its length. Needs ``input_size == 1``.
-
-        Args:
-            x: the last observed window, ``(N, L, 1)``.
-            steps: how many future values to predict.
-
-        Returns:
-            ``(N, steps)``.
-        """
-        if self.input_size != 1:
-            raise ValueError(
-                f"forecast feeds predictions back as inputs, so it needs input_size 1, "
-                f"got {self.input_size}"
-            )
-        if steps < 1:
-            raise ValueError(f"steps must be positive, got {steps}")
-        window, predictions = x, []
-        for _ in range(-(-steps // self.output_size)):  # ceil(steps / output_size)
-            prediction = self(window)  # (N, output_size)
-            predictions.append(prediction)
-            window = torch.cat((window, prediction.unsqueeze(-1)), 1)[:, -x.size(1) :]
-        return torch.cat(predictions, 1)[:, :steps]

@@ -1,102 +1,187 @@
-r"""Time-series regression: MSE on scaled values, metrics and plots in original units."""
+r"""Forecasting: MSE on scaled values; metrics, baselines and backtest plots in original units."""
 
 from __future__ import annotations
 
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+from torchmetrics import (
+    MeanAbsoluteError,
+    MeanSquaredError,
+    MetricCollection,
+    R2Score,
+    SymmetricMeanAbsolutePercentageError,
+)
 
-from seqmodels.data.series import MinMaxScaler
+from seqmodels.data.scaling import Scaler
+from seqmodels.models.mlp import WindowMLP
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["RegressionTask"]
 
+STRATEGIES = ("direct", "recursive")
+
 
 class RegressionTask(SequenceTask):
-    r"""Next-value regression with a :class:`~seqmodels.models.SequenceRegressor`.
+    r"""Forecast the next ``horizon`` values of a series with a window model, beside baselines.
 
-    The loss is the mean squared error on values scaled to :math:`[-1, 1]`. Validation and test
-    report, in the series' original units (predictions mapped back with the scaler fitted on the
-    training part):
+    The model is a :class:`~seqmodels.models.forecaster.WindowForecaster` (a
+    :class:`~seqmodels.models.SequenceRegressor` or a :class:`~seqmodels.models.WindowMLP`). The
+    loss is the mean squared error on the values as the data module scaled them. A horizon of
+    ``H`` steps (the targets' width) is forecast:
 
-    * ``rmse`` :math:`= \sqrt{\frac{1}{n}\sum (\hat{y} - y)^2}`, ``mae``, ``r2``;
-    * ``persistence_rmse``: the RMSE of the naive forecast "the next value equals the last one
-      seen", the baseline a model must beat;
+    * ``strategy="direct"``: all at once by a head of ``H`` outputs;
+    * ``strategy="recursive"``: one step at a time, feeding predictions back
+      (:meth:`~seqmodels.models.forecaster.WindowForecaster.forecast`); the model is trained on
+      the next step and validated and tested on the rolled-out ``H`` steps.
 
-    and log ``loss`` (scaled MSE). At the end of each validation and test epoch a figure
-    ``{stage}/forecast`` goes to TensorBoard: the actual series, the one-step predictions, and an
-    autoregressive rollout of ``rollout_steps`` values from the first window.
+    Validation and test report, in the series' original units over every predicted value:
+    ``rmse``, ``mae``, ``r2``, ``smape`` (symmetric MAPE, as a fraction:
+    :math:`\frac{1}{n}\sum 2|\hat{y} - y| / (|\hat{y}| + |y|)`) and ``mase`` (the MAE divided by
+    ``mase_scale``, the in-sample MAE of the seasonal-naive forecast); and ``{name}_rmse`` and
+    ``{name}_mase`` of the baselines on the same windows:
+
+    * ``persistence``: every future value equals the window's last value;
+    * ``seasonal_naive`` (with a ``season``): the value one season earlier, from the window;
+    * ``mlp``: a :class:`~seqmodels.models.WindowMLP` with the model's window normalisation,
+      trained beside the model on the same batches (its own parameters and loss, logged as
+      ``train/mlp_loss``; tested with the weights of the model's best checkpoint).
+
+    At the end of each validation and test epoch a figure ``{stage}/forecast`` goes to
+    TensorBoard: a rolling backtest over the stage's range (the actual series, the one-step and
+    the ``H``-step forecasts of every window) and, for a univariate series, a free rollout of
+    ``rollout_steps`` values from the first window.
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        series_min, series_max: the min-max scaler's range (the data module's ``task_kwargs``).
-        rollout_steps: length of the rollout drawn in the figure (0: no rollout).
+        target_shift, target_scale: the target's global scaling (the data module's
+            ``task_kwargs``): original value = scaled value * target_scale + target_shift.
+        season: season length for the seasonal-naive baseline, or ``None``.
+        mase_scale: denominator of the MASE, in original units (``None``: no MASE).
+        strategy: ``"direct"`` or ``"recursive"``.
+        mlp_hidden_size: width of the MLP baseline's two hidden layers (0: no MLP baseline).
+        rollout_steps: length of the free rollout drawn in the figure (0: none).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
     """
 
     def __init__(
         self,
         model: dict,
-        series_min: float = -1.0,
-        series_max: float = 1.0,
+        target_shift: float = 0.0,
+        target_scale: float = 1.0,
+        season: int | None = None,
+        mase_scale: float | None = None,
+        strategy: str = "direct",
+        mlp_hidden_size: int = 64,
         rollout_steps: int = 100,
         **kwargs,
     ) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+        if strategy == "recursive":
+            model = {**model, "output_size": 1}
         super().__init__(model, **kwargs)
-        self.scaler = MinMaxScaler(series_min, series_max)
+        self.scaler = Scaler(target_shift, target_scale)
+        self.baseline_mlp = None
+        if mlp_hidden_size:
+            self.baseline_mlp = WindowMLP(
+                self.model.input_size,
+                self.model.output_size,
+                self.model.seq_len,
+                hidden_size=mlp_hidden_size,
+                norm=self.model.norm,
+                difference=self.model.difference,
+                affine=self.model.affine_weight is not None,
+            )
+        self.baselines = ["persistence", *["seasonal_naive"] * bool(season)]
+        self.baselines += ["mlp"] * bool(mlp_hidden_size)
         stages = ("val", "test")
         self.stage_metrics = nn.ModuleDict(
+            {stage: self._metrics(f"{stage}/", with_r2=True) for stage in stages}
+        )
+        self.baseline_metrics = nn.ModuleDict(
             {
-                stage: MetricCollection(
-                    {
-                        "rmse": MeanSquaredError(squared=False),
-                        "mae": MeanAbsoluteError(),
-                        "r2": R2Score(),
-                    },
-                    prefix=f"{stage}/",
-                )
+                f"{stage}_{name}": self._metrics(f"{stage}/{name}_")
                 for stage in stages
+                for name in self.baselines
             }
         )
-        self.persistence_rmse = nn.ModuleDict(
-            {stage: MeanSquaredError(squared=False) for stage in stages}
-        )
         self._plot_data: dict[str, list[Tensor]] = {}
+
+    def _metrics(self, prefix: str, with_r2: bool = False) -> MetricCollection:
+        metrics = {"rmse": MeanSquaredError(squared=False)}
+        if self.hparams.mase_scale is not None:
+            metrics["mase"] = MeanAbsoluteError()  # updated with values / mase_scale
+        if with_r2:
+            metrics.update(
+                mae=MeanAbsoluteError(), r2=R2Score(), smape=SymmetricMeanAbsolutePercentageError()
+            )
+        return MetricCollection(metrics, prefix=prefix)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        x, y = batch
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        x, y = batch[:2]  # (N, L, F), (N, H)
+        y = y[:, : self.model.output_size]  # recursive: trained on the next step
         loss = nn.functional.mse_loss(self.model(x), y)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        return loss
+        if self.baseline_mlp is None:
+            return loss
+        mlp_loss = nn.functional.mse_loss(self.baseline_mlp(x), y)
+        self.log("train/mlp_loss", mlp_loss, on_step=False, on_epoch=True)
+        return loss + mlp_loss  # disjoint parameters: each gets the gradient of its own loss
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         return self._evaluate(batch, batch_idx, "val")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         return self._evaluate(batch, batch_idx, "test")
 
-    def _evaluate(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
-        x, y = batch  # (N, L, 1), (N, horizon)
-        prediction = self.model(x)
-        loss = nn.functional.mse_loss(prediction, y)
+    def _forecasts(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """The model's and the baselines' forecasts of the batch's targets, scaled, ``(N, H)``."""
+        x, y = batch[:2]
+        future = batch[2] if len(batch) > 2 else None  # (N, H, F - 1)
+        horizon = y.size(1)
+        forecasts = {
+            "model": self.model.forecast(x, horizon, future),
+            "persistence": x[:, -1:, 0].expand_as(y),
+        }
+        season = self.hparams.season
+        if season:
+            steps = torch.arange(horizon, device=x.device) % season + x.size(1) - season
+            forecasts["seasonal_naive"] = x[:, steps, 0]
+        if self.baseline_mlp is not None:
+            forecasts["mlp"] = self.baseline_mlp.forecast(x, horizon, future)
+        return forecasts
+
+    def _evaluate(self, batch: tuple[Tensor, ...], batch_idx: int, stage: str) -> Tensor:
+        y = batch[1]
+        forecasts = self._forecasts(batch)
+        loss = nn.functional.mse_loss(forecasts["model"], y)
         self.log(f"{stage}/loss", loss, prog_bar=True)
-        # metrics treat every predicted value as one sample, in original units: (N * horizon,)
-        predicted = self.scaler.inverse(prediction)
+        # metrics treat every predicted value as one sample, in original units: (N * H,)
         actual = self.scaler.inverse(y)
-        last_seen = self.scaler.inverse(x[:, -1, :1]).expand_as(y)
-        self.stage_metrics[stage].update(predicted.flatten(), actual.flatten())
-        self.persistence_rmse[stage].update(last_seen.flatten(), actual.flatten())
+        original = {name: self.scaler.inverse(f) for name, f in forecasts.items()}
+        self._update(self.stage_metrics[stage], original["model"], actual)
         self.log_dict(self.stage_metrics[stage])
-        self.log(f"{stage}/persistence_rmse", self.persistence_rmse[stage])
+        for name in self.baselines:
+            metrics = self.baseline_metrics[f"{stage}_{name}"]
+            self._update(metrics, original[name], actual)
+            self.log_dict(metrics)
         if batch_idx == 0:
-            self._plot_data = {"first_window": x[:1], "actual": [], "predicted": []}
-        self._plot_data["actual"].append(actual[:, 0])
-        self._plot_data["predicted"].append(predicted[:, 0])
+            self._plot_data = {"first_window": batch[0][:1], "actual": [], "model": []}
+        self._plot_data["actual"].append(actual)
+        self._plot_data["model"].append(original["model"])
         return loss
+
+    def _update(self, metrics: MetricCollection, predicted: Tensor, actual: Tensor) -> None:
+        predicted, actual = predicted.flatten(), actual.flatten()
+        for name, metric in metrics.items(keep_base=True):
+            if name == "mase":
+                metric.update(predicted / self.hparams.mase_scale, actual / self.hparams.mase_scale)
+            else:
+                metric.update(predicted, actual)
 
     def on_validation_epoch_end(self) -> None:
         if self.has_tensorboard and not self.trainer.sanity_checking:
@@ -107,16 +192,22 @@ class RegressionTask(SequenceTask):
             self.log_figure("test/forecast", self._forecast_figure())
 
     def _forecast_figure(self) -> Figure:
-        actual = torch.cat(self._plot_data["actual"]).cpu()
-        predicted = torch.cat(self._plot_data["predicted"]).cpu()
+        actual = torch.cat(self._plot_data["actual"]).cpu()  # (n, H), one row per window
+        predicted = torch.cat(self._plot_data["model"]).cpu()
+        horizon = actual.size(1)
+        # window i forecasts steps i .. i + H - 1 of the stage's range
         figure = Figure(figsize=(9, 3.5), layout="constrained")
         axes = figure.subplots()
-        axes.plot(actual, label="actual", color="black", linewidth=1)
-        axes.plot(predicted, label="one-step prediction", linestyle="--")
+        axes.plot(torch.cat((actual[:, 0], actual[-1, 1:])), label="actual", color="black", lw=1)
+        axes.plot(predicted[:, 0], label="1-step forecast", linestyle="--")
+        if horizon > 1:
+            steps = torch.arange(len(predicted)) + horizon - 1
+            axes.plot(steps, predicted[:, -1], label=f"{horizon}-step forecast", linestyle=":")
         steps = min(self.hparams.rollout_steps, len(actual))
-        if steps > 0:
+        if steps > 0 and self.model.input_size == 1:
             rollout = self.model.forecast(self._plot_data["first_window"], steps)[0]
             axes.plot(self.scaler.inverse(rollout).cpu(), label=f"rollout ({steps} steps)")
+        axes.set_title("rolling backtest: each window's forecasts")
         axes.set_xlabel("time step")
         axes.set_ylabel("value")
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
