@@ -1,17 +1,15 @@
-"""SequenceRegressor (many-to-one, rollout forecasts); RegressionTask (original-unit metrics)."""
+"""SequenceRegressor (many-to-one); RegressionTask (original-unit metrics, baselines, strategies)."""
 
 import lightning as L
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqmodels.data.series import MinMaxScaler
-from seqmodels.models import SequenceRegressor
+from seqmodels.models import SequenceRegressor, WindowForecaster
 from seqmodels.tasks import RegressionTask
 
-REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8}
+REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8, "seq_len": 5}
 
 
 CELLS_AND_IMPLS = [
@@ -28,7 +26,9 @@ def test_regressor_maps_windows_to_next_values(cell, impl):
 @pytest.mark.parametrize("merge", ["concat", "sum", "mean", "max", "mul"])
 def test_bidirectional_regressor_reads_the_whole_window_both_ways(merge):
     torch.manual_seed(0)
-    model = SequenceRegressor(cell="gru", hidden_size=8, bidirectional=True, merge=merge)
+    model = SequenceRegressor(
+        cell="gru", hidden_size=8, bidirectional=True, merge=merge, norm="none"
+    )
     x = torch.randn(2, 6, 1)
     _, h_n = model.rnn(x)
     forward, backward = h_n[-2], h_n[-1]  # each direction's state after reading all 6 steps
@@ -42,39 +42,11 @@ def test_bidirectional_regressor_reads_the_whole_window_both_ways(merge):
     torch.testing.assert_close(model(x), model.head(merged))
 
 
-def test_forecast_rolls_predictions_back_into_the_window():
-    torch.manual_seed(0)
-    model = SequenceRegressor(hidden_size=8).eval()
-    x = torch.randn(3, 5, 1)
-    rollout = model.forecast(x, steps=4)
-    assert rollout.shape == (3, 4)
-    window = x
-    for step in range(4):
-        expected = model(window)
-        torch.testing.assert_close(rollout[:, step : step + 1], expected)
-        window = torch.cat((window[:, 1:], expected.unsqueeze(-1)), 1)
-
-
-def test_forecast_with_multi_value_outputs_is_cut_to_steps():
-    model = SequenceRegressor(output_size=3, hidden_size=8).eval()
-    assert model.forecast(torch.randn(2, 5, 1), steps=7).shape == (2, 7)
-
-
-def test_regressor_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"expected input \(N, L, 1\), got \(4, 7\)"):
-        SequenceRegressor(hidden_size=4)(torch.randn(4, 7))
-    with pytest.raises(ValueError, match="needs input_size 1, got 2"):
-        SequenceRegressor(input_size=2, hidden_size=4).forecast(torch.randn(1, 5, 2), steps=2)
-
-
-class LastValue(nn.Module):
+class LastValue(WindowForecaster):
     """Predicts the last value of the window: the persistence baseline as a model."""
 
-    def forward(self, x):
-        return x[:, -1, :1]
-
-    def forecast(self, x, steps):
-        return x[:, -1].expand(-1, steps)
+    def predict(self, z):
+        return z[:, -1, :1].expand(-1, self.output_size)
 
 
 def make_batches(n=40, seq_len=5):
@@ -84,31 +56,111 @@ def make_batches(n=40, seq_len=5):
 
 
 def quiet_trainer(**kwargs):
-    options = dict(enable_progress_bar=False, enable_model_summary=False, logger=False)
+    options = dict(
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_checkpointing=False,
+    )
     return L.Trainer(accelerator="cpu", **{**options, **kwargs})
 
 
-def test_metrics_are_in_original_units_beside_the_persistence_baseline():
+def test_metrics_are_in_original_units_beside_the_baselines():
     loader = make_batches()
-    task = RegressionTask(REGRESSOR, series_min=100.0, series_max=300.0)
-    task.model = LastValue()
+    task = RegressionTask(
+        REGRESSOR, target_shift=200.0, target_scale=100.0, season=2, mase_scale=50.0
+    )
+    task.model = LastValue(norm="none")
     (metrics,) = quiet_trainer().test(task, loader, verbose=False)
-    scaler = MinMaxScaler(100.0, 300.0)
     x, y = loader.dataset.tensors
-    error = scaler.inverse(x[:, -1]) - scaler.inverse(y)  # a value of 1 in scaled units is 100
-    assert metrics["test/rmse"] == pytest.approx(error.pow(2).mean().sqrt().item(), rel=1e-5)
-    assert metrics["test/mae"] == pytest.approx(error.abs().mean().item(), rel=1e-5)
-    assert metrics["test/persistence_rmse"] == pytest.approx(metrics["test/rmse"], rel=1e-6)
+    actual = 100 * y + 200  # a value of 1 in scaled units is 100
+    for name, forecast in [("persistence", x[:, -1]), ("seasonal_naive", x[:, -2])]:
+        error = 100 * forecast - 100 * y
+        rmse, mae = error.pow(2).mean().sqrt().item(), error.abs().mean().item()
+        assert metrics[f"test/{name}_rmse"] == pytest.approx(rmse, rel=1e-5)
+        assert metrics[f"test/{name}_mase"] == pytest.approx(mae / 50, rel=1e-5)
+    assert metrics["test/rmse"] == pytest.approx(metrics["test/persistence_rmse"], rel=1e-6)
+    assert metrics["test/mase"] == pytest.approx(metrics["test/persistence_mase"], rel=1e-6)
+    predicted = 100 * x[:, -1] + 200
+    smape = (2 * (predicted - actual).abs() / (predicted.abs() + actual.abs())).mean()
+    assert metrics["test/smape"] == pytest.approx(smape.item(), rel=1e-5)
     assert metrics["test/loss"] == pytest.approx((x[:, -1] - y).pow(2).mean().item(), rel=1e-5)
-    assert set(metrics) == {
-        f"test/{name}" for name in ("loss", "rmse", "mae", "r2", "persistence_rmse")
-    }
+    model_metrics = ("loss", "rmse", "mae", "r2", "smape", "mase")
+    baselines = [
+        f"{b}_{m}" for b in ("persistence", "seasonal_naive", "mlp") for m in ("rmse", "mase")
+    ]
+    assert set(metrics) == {f"test/{name}" for name in (*model_metrics, *baselines)}
+
+
+def test_seasonal_naive_repeats_the_windows_last_season_over_the_horizon():
+    task = RegressionTask(REGRESSOR, season=3, mlp_hidden_size=0)
+    x = torch.arange(5.0).reshape(1, 5, 1)  # the last season is 2, 3, 4
+    forecasts = task._forecasts((x, torch.zeros(1, 7)))
+    assert forecasts["seasonal_naive"].tolist() == [[2, 3, 4, 2, 3, 4, 2]]
+    assert forecasts["persistence"].tolist() == [[4] * 7]
+
+
+@pytest.mark.parametrize(
+    "spec, mlp_hidden_size",
+    [(REGRESSOR, 0), ({**REGRESSOR, "seq_len": None}, 64)],  # no window length: no MLP
+)
+def test_without_season_or_mlp_only_persistence_is_logged(spec, mlp_hidden_size):
+    task = RegressionTask(spec, mlp_hidden_size=mlp_hidden_size)
+    (metrics,) = quiet_trainer().test(task, make_batches(), verbose=False)
+    assert {name for name in metrics if "_" in name} == {"test/persistence_rmse"}
+    assert task.baseline_mlp is None
+
+
+def test_the_mlp_baseline_shares_the_models_windows_and_normalisation_and_learns():
+    spec = {**REGRESSOR, "norm": "mean", "difference": True, "affine": True}
+    task = RegressionTask(spec, mlp_hidden_size=16)
+    mlp = task.baseline_mlp
+    assert (mlp.seq_len, mlp.norm, mlp.difference, mlp.affine_weight is not None) == (
+        5,
+        "mean",
+        True,
+        True,
+    )
+    before = [p.clone() for p in mlp.parameters()]
+    trainer = quiet_trainer(max_epochs=1, limit_val_batches=0)
+    trainer.fit(task, make_batches())
+    assert all(not torch.equal(a, b) for a, b in zip(before, mlp.parameters(), strict=True))
+    assert "train/mlp_loss" in trainer.callback_metrics
+
+
+def test_recursive_strategy_trains_one_step_and_rolls_it_out_over_the_horizon():
+    task = RegressionTask({**REGRESSOR, "output_size": 3}, strategy="recursive")
+    assert task.model.output_size == 1 and task.baseline_mlp.output_size == 1
+    x, y = torch.randn(4, 5, 1), torch.randn(4, 3)
+    forecasts = task._forecasts((x, y))
+    torch.testing.assert_close(forecasts["model"], task.model.forecast(x, 3))
+    assert forecasts["mlp"].shape == (4, 3)
+    reloaded = RegressionTask(**task.hparams)
+    assert reloaded.model.output_size == 1
+
+
+def test_direct_strategy_with_covariates_evaluates_three_part_batches():
+    spec = {**REGRESSOR, "input_size": 3, "output_size": 2}
+    task = RegressionTask(spec, strategy="direct", season=2)
+    x, y, future = torch.randn(40, 5, 3), torch.randn(40, 2), torch.randn(40, 2, 2)
+    loader = DataLoader(TensorDataset(x, y, future), batch_size=16)
+    quiet_trainer(max_epochs=1).fit(task, loader, loader)
+    (metrics,) = quiet_trainer().test(task, loader, verbose=False)
+    assert {"test/rmse", "test/mlp_rmse", "test/seasonal_naive_rmse"} <= set(metrics)
+
+
+def test_unknown_strategy_is_an_error():
+    with pytest.raises(ValueError, match=r"unknown strategy 'seq2seq'; choose one of \['direct', "):
+        RegressionTask(REGRESSOR, strategy="seq2seq")
 
 
 def test_forecast_figure_goes_to_tensorboard(tmp_path):
     logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="", version="")
-    task = RegressionTask(REGRESSOR, rollout_steps=10)
+    task = RegressionTask({**REGRESSOR, "output_size": 3}, rollout_steps=10)
     trainer = quiet_trainer(logger=logger, max_epochs=1, limit_train_batches=1)
-    trainer.fit(task, make_batches(), make_batches())
+    x, y = torch.randn(40, 5, 1), torch.randn(40, 3)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    trainer.fit(task, loader, loader)
+    trainer.test(task, loader, verbose=False)
     events = EventAccumulator(str(tmp_path)).Reload()
-    assert "val/forecast" in events.Tags()["images"]
+    assert {"val/forecast", "test/forecast"} <= set(events.Tags()["images"])

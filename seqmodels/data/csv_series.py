@@ -2,10 +2,9 @@ r"""Read a forecasting target and its covariates from a CSV file as it comes.
 
 :func:`read_csv_series` returns the target column, ``(T,)``, or with covariates one float tensor
 ``(T, F)``: column 0 is the target, then the numeric covariates in the order given, then one 0/1
-column per category of each
-categorical covariate (categories in sorted order), then two columns per calendar feature of a
-date column (:math:`\sin` and :math:`\cos` of its phase: ``month`` over the year, ``day_of_week``
-over the week, ``hour`` over the day).
+column per category of each categorical covariate (the categories found in the file, in sorted
+order), then two columns per calendar feature of a date column (:math:`\sin` and :math:`\cos` of
+its phase: ``month`` over the year, ``day_of_week`` over the week, ``hour`` over the day).
 
 Files are read as they come: a byte-order mark, quoted fields, CRLF line endings, blank lines and
 columns that are not used are all fine. Bad input is an error that names the file, the column and
@@ -131,9 +130,12 @@ def read_csv_series(
         )
     columns = [torch.tensor([values[i] for i in keep], dtype=torch.float64) for values in numeric]
     for values in labels:
+        categories = sorted({v for v in values if v is not None})  # of the whole file
         kept = [values[i] for i in keep]
-        columns += [torch.tensor([v == category for v in kept], dtype=torch.float64)
-                    for category in sorted(set(kept))]  # fmt: skip
+        columns += [
+            torch.tensor([v == category for v in kept], dtype=torch.float64)
+            for category in categories
+        ]
     for name in calendar:
         period, phase = CALENDAR_FEATURES[name]
         angle = torch.tensor([phase(dates[i]) for i in keep], dtype=torch.float64)
@@ -149,7 +151,7 @@ def _read_rows(
     """Column names (or None) and the non-blank rows with their line numbers."""
     try:
         with open(path, newline="", encoding=encoding) as file:
-            reader = csv.reader(file, delimiter=delimiter)
+            reader = csv.reader(file, delimiter=delimiter, skipinitialspace=True)
             rows = [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
     except UnicodeDecodeError as error:
         raise ValueError(

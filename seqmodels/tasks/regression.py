@@ -59,7 +59,9 @@ class RegressionTask(SequenceTask):
         season: season length for the seasonal-naive baseline, or ``None``.
         mase_scale: denominator of the MASE, in original units (``None``: no MASE).
         strategy: ``"direct"`` or ``"recursive"``.
-        mlp_hidden_size: width of the MLP baseline's two hidden layers (0: no MLP baseline).
+        mlp_hidden_size: width of the MLP baseline's two hidden layers (0: no MLP baseline). The
+            MLP needs the window length: it is built when the model spec has a ``seq_len`` (the
+            data module's ``model_kwargs`` give it).
         rollout_steps: length of the free rollout drawn in the figure (0: none).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
     """
@@ -83,7 +85,7 @@ class RegressionTask(SequenceTask):
         super().__init__(model, **kwargs)
         self.scaler = Scaler(target_shift, target_scale)
         self.baseline_mlp = None
-        if mlp_hidden_size:
+        if mlp_hidden_size and self.model.seq_len is not None:
             self.baseline_mlp = WindowMLP(
                 self.model.input_size,
                 self.model.output_size,
@@ -94,7 +96,7 @@ class RegressionTask(SequenceTask):
                 affine=self.model.affine_weight is not None,
             )
         self.baselines = ["persistence", *["seasonal_naive"] * bool(season)]
-        self.baselines += ["mlp"] * bool(mlp_hidden_size)
+        self.baselines += ["mlp"] * (self.baseline_mlp is not None)
         stages = ("val", "test")
         self.stage_metrics = nn.ModuleDict(
             {stage: self._metrics(f"{stage}/", with_r2=True) for stage in stages}
