@@ -42,6 +42,18 @@ def test_bidirectional_regressor_reads_the_whole_window_both_ways(merge):
     torch.testing.assert_close(model(x), model.head(merged))
 
 
+def test_highway_adds_a_linear_map_of_the_windows_target_to_the_output():
+    torch.manual_seed(0)
+    model = SequenceRegressor(
+        input_size=2, output_size=3, seq_len=6, hidden_size=8, norm="none", highway=True
+    )
+    x = torch.randn(4, 6, 2)
+    _, (h_n, _) = model.rnn(x)
+    torch.testing.assert_close(model(x), model.head(h_n[-1]) + model.highway(x[..., 0]))
+    with pytest.raises(ValueError, match="highway=True needs seq_len"):
+        SequenceRegressor(highway=True)
+
+
 class LastValue(WindowForecaster):
     """Predicts the last value of the window: the persistence baseline as a model."""
 

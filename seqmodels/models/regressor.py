@@ -40,6 +40,10 @@ class SequenceRegressor(WindowForecaster):
             :func:`seqmodels.build_recurrent`.
         norm, difference, affine: per-window normalisation, see
             :class:`~seqmodels.models.forecaster.WindowForecaster`.
+        highway: add a linear map of the window's target to the output, :math:`o = W h_L + b +
+            A z_{1..L}` (the autoregressive "highway" of LSTNet, Lai et al. 2018): the seasonal
+            naive and persistence forecasts are such maps, so the RNN learns the rest. Needs
+            ``seq_len``.
 
     Shape:
         - input: ``(N, L, input_size)``
@@ -68,8 +72,11 @@ class SequenceRegressor(WindowForecaster):
         norm: str = "last",
         difference: bool = False,
         affine: bool = False,
+        highway: bool = False,
     ) -> None:
         super().__init__(input_size, output_size, seq_len, norm, difference, affine)
+        if highway and seq_len is None:
+            raise ValueError("highway=True needs seq_len, the window length it reads")
         self.bidirectional, self.merge = bidirectional, merge
         self.rnn = build_recurrent(
             cell,
@@ -83,6 +90,7 @@ class SequenceRegressor(WindowForecaster):
             impl=impl,
         )
         self.head = nn.Linear(recurrent_output_size(hidden_size, bidirectional, merge), output_size)
+        self.highway = nn.Linear(seq_len, output_size) if highway else None
 
     def predict(self, z: Tensor) -> Tensor:
         _, h_n = self.rnn(z)
@@ -92,4 +100,6 @@ class SequenceRegressor(WindowForecaster):
             summary = merge_directions(h_n[-2], h_n[-1], self.merge)
         else:
             summary = h_n[-1]  # (N, H)
-        return self.head(summary)
+        if self.highway is None:
+            return self.head(summary)
+        return self.head(summary) + self.highway(z[..., 0])  # target (N, L) -> (N, output_size)
