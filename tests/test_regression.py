@@ -3,11 +3,13 @@
 import lightning as L
 import pytest
 import torch
+from hydra import compose, initialize_config_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.models import SequenceRegressor, WindowForecaster
 from seqmodels.tasks import RegressionTask
+from seqmodels.train import CONFIG_PACKAGE, train
 
 REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8, "seq_len": 5}
 
@@ -176,3 +178,29 @@ def test_forecast_figure_goes_to_tensorboard(tmp_path):
     trainer.test(task, loader, verbose=False)
     events = EventAccumulator(str(tmp_path)).Reload()
     assert {"val/forecast", "test/forecast"} <= set(events.Tags()["images"])
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=mlp"],
+        ["data.horizon=3", "task.strategy=recursive", "data.season=4"],
+        ["data.series.covariates=[x]", "data.series.categorical=[wind]", "data.horizon=2"],
+    ],
+)
+def test_csv_series_job_runs_with_the_mlp_horizons_and_covariates(overrides, tmp_path):
+    rows = [f"{t},{(t * 7) % 13},{t % 5},{'NW' if t % 3 else 'SE'}" for t in range(80)]
+    (tmp_path / "series.csv").write_text("time,value,x,wind\n" + "\n".join(rows) + "\n")
+    job = [
+        "experiment=csv_series",
+        f"data.series.path={tmp_path / 'series.csv'}",
+        "data.series.column=value",
+        "trainer.fast_dev_run=true",
+        "callbacks.rich_progress_bar=null",
+        "logger=csv",
+        f"paths.output_dir={tmp_path}",
+        *overrides,
+    ]
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        metrics = train(compose("train", overrides=job))
+    assert {"test/rmse", "test/mase", "test/persistence_rmse", "test/mlp_rmse"} <= set(metrics)
