@@ -40,7 +40,13 @@ def test_vocabulary_and_labels_come_from_the_training_file_only(tsv_dir):
     assert dm.vocab.itos[:4] == ["<pad>", "<unk>", "good", "movie"]
     assert "awful" not in dm.vocab
     assert dm.model_kwargs == {"vocab_size": len(dm.vocab), "num_classes": 2, "padding_idx": 0}
-    assert dm.task_kwargs == {"vocab": dm.vocab.itos, "labels": ["0", "1"]}
+    assert dm.task_kwargs == {
+        "vocab": dm.vocab.itos,
+        "labels": ["0", "1"],
+        "remove_html_breaks": False,
+        "max_length": None,
+        "keep": "head",
+    }
 
 
 def test_min_freq_and_max_size_limit_the_vocabulary(tsv_dir):
@@ -84,21 +90,20 @@ def test_without_a_val_file_the_last_rows_are_held_out_and_test_is_val(tsv_dir):
     assert dm.test_set is dm.val_set
 
 
-def test_unknown_label_in_an_evaluation_file_is_an_error(tsv_dir):
-    write(tsv_dir / "odd.tsv", "text\tlabel\ngood\t1\nmeh\tneutral\n")
-    dm = TextClassificationDataModule("train.tsv", "odd.tsv", data_dir=str(tsv_dir))
-    with pytest.raises(
-        ValueError, match=r"odd.tsv: labels \['neutral'\] do not occur.*\['0', '1'\]"
-    ):
-        dm.setup("fit")
+def test_evaluation_batches_go_in_order_of_length(tsv_dir):
+    write(tsv_dir / "val.tsv", "text\tlabel\na b c\t1\nd\t0\ne f\t1\n")
+    dm = TextClassificationDataModule("train.tsv", "val.tsv", data_dir=str(tsv_dir), batch_size=3)
+    dm.setup("fit")
+    _, lengths, labels = next(iter(dm.val_dataloader()))
+    assert lengths.tolist() == [1, 2, 3] and labels.tolist() == [0, 1, 1]
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("text\tlabel\ngood\t1\n\nbad\t0\n", "line 3: empty line"),
-        ("text\tlabel\ngood 1\n", "line 2: expected 2 tab-separated columns"),
-        ("text\tlabel\n \t1\n", "line 2: the text has no token"),
+        ("text\tlabel\ngood 1\n", "line 2: 1 columns where the first row has 2"),
+        ("text\tlabel\n \t1\n", "line 2, column 0: the text has no token"),
         ("text\tlabel\n", "holds no rows"),
     ],
 )
@@ -203,12 +208,25 @@ def test_task_learns_and_its_checkpoint_predicts_without_hydra(tsv_dir, tmp_path
         trainer.callback_metrics
     )
     assert trainer.callback_metrics["train/acc"] == 1.0
+    assert trainer.callback_metrics["train/tokens_per_s"] > 0
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     loaded = ClassificationTask.load_from_checkpoint(tmp_path / "model.ckpt")
     texts = ["good movie", "bad movie", "very good , very good !", "not good"]
     assert loaded.predict(texts) == ["1", "0", "1", "0"]
     with pytest.raises(ValueError, match="without any token"):
         loaded.predict(["  "])
+
+
+def test_predict_reads_texts_with_the_settings_of_training():
+    spec = {"_target_": "seqmodels.models.SequenceClassifier", "vocab_size": 4, "num_classes": 2}
+    vocab = ["<pad>", "<unk>", "a", "b"]
+    task = ClassificationTask(
+        spec, vocab, ["neg", "pos"], remove_html_breaks=True, max_length=3, keep="tail"
+    )
+    tokens, lengths = task.encode(["b zz A<br />B", "b"])
+    assert tokens.tolist() == [[1, 2, 3], [3, 0, 0]] and lengths.tolist() == [3, 1]
+    with pytest.raises(ValueError, match="keep must be one of"):
+        ClassificationTask(spec, vocab, ["neg", "pos"], max_length=3, keep="start")
 
 
 def test_confusion_matrix_figure_goes_to_tensorboard_at_each_validation(tsv_dir, tmp_path):

@@ -9,10 +9,14 @@ variable is unset, with this layout::
     tiny-sentiment/train.tsv   tiny-sentiment/test.tsv
 
 A missing file with a known public source is downloaded (with a progress bar) on first use.
+:func:`read_table` reads TSV and CSV files row by row, with the line each row starts on, and
+:func:`column_index` finds a column by header name or index.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import tempfile
@@ -54,6 +58,135 @@ ORIGINS: dict[str, str] = {
     "https://github.com/vzhou842/rnn-from-scratch, written as a 'text<TAB>label' TSV "
     "(header line, label 1 = True, 0 = False)",
 }
+
+
+TABLE_DELIMITERS = {"tsv": "\t", "csv": ","}
+QUOTING_HINT = (
+    'a field that starts with " is quoted: it ends at the next lone " and may hold delimiters and '
+    'line breaks, a " inside it written twice (""); with quoting=False quotes are plain characters'
+)
+
+
+class Row(NamedTuple):
+    """One row of a table: the line of the file it starts on (1-based), and its fields."""
+
+    line: int
+    fields: list[str]
+
+
+def table_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """``"tsv"`` or ``"csv"``: ``format`` if given, else the file's extension (case ignored).
+
+    >>> table_format("reviews/train.CSV"), table_format("data.txt", "tsv")
+    ('csv', 'tsv')
+    """
+    name = format if format is not None else Path(path).suffix.lstrip(".").lower()
+    if name not in TABLE_DELIMITERS:
+        given = f"format={format!r}" if format is not None else f"extension of {path}"
+        raise ValueError(f"cannot tell the table format from the {given}: use 'tsv' or 'csv'")
+    return name
+
+
+def read_table(path: str | os.PathLike, format: str, quoting: bool = True) -> list[Row]:
+    r"""The rows of a TSV or CSV file (header included), read with the :mod:`csv` module.
+
+    A row ends only at ``\n`` or ``\r\n``: other Unicode separators (U+0085, U+2028, form feed,
+    ...) are text. With ``quoting``, a field in double quotes may hold delimiters, line breaks and
+    doubled quotes (``""``), as spreadsheets write them; without it, every character is literal.
+    The file is UTF-8 (a leading byte-order mark is skipped).
+
+    Args:
+        path: the file.
+        format: ``"tsv"`` (tab-separated) or ``"csv"`` (comma-separated); see :func:`table_format`.
+        quoting: whether double quotes delimit fields.
+
+    Raises:
+        ValueError: naming the file and the line, for an empty line, a row whose number of columns
+            differs from the first row's, a malformed quoted field, a carriage return inside an
+            unquoted field, or bytes that are not UTF-8.
+
+    Example::
+
+        >>> rows = read_table("reviews.csv", "csv")  # doctest: +SKIP
+        >>> rows[1]  # doctest: +SKIP
+        Row(line=2, fields=['A "gem",\nreally.', 'positive'])
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{path}, line {line}: not UTF-8 ({error.reason} at byte {error.start}); "
+            "re-encode the file as UTF-8"
+        ) from error
+    reader = csv.reader(
+        io.StringIO(text, newline="\n"),  # lines end at \n only, kept as they are
+        delimiter=TABLE_DELIMITERS[format],
+        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
+        strict=True,
+    )
+    rows: list[Row] = []
+    line = 1  # where the row being read starts
+    try:
+        for fields in reader:
+            rows.append(Row(line, fields))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        if "new-line character seen in unquoted field" in str(error):
+            problem = (
+                "a carriage return (\\r) inside an unquoted field; rows end only at \\n or "
+                "\\r\\n: quote the field or remove the \\r"
+            )
+        else:
+            problem = f"{error} ({QUOTING_HINT})"
+        raise ValueError(f"{path}, line {line}: {problem}") from error
+    for row in rows:
+        if not row.fields:
+            raise ValueError(f"{path}, line {row.line}: empty line; every row needs its columns")
+        if len(row.fields) != len(rows[0].fields):
+            hint = ""
+            if len(row.fields) > len(rows[0].fields):
+                delimiter = "tab" if format == "tsv" else "comma"
+                hint = f" (a field that holds a {delimiter} must be quoted)"
+            raise ValueError(
+                f"{path}, line {row.line}: {len(row.fields)} columns where the first row has "
+                f"{len(rows[0].fields)}{hint}: {row.fields}"
+            )
+    return rows
+
+
+def column_index(
+    column: str | int, first_row: list[str], path: str | os.PathLike, header: bool = True
+) -> int:
+    """The 0-based index of a column of a table, given by its header name or its index.
+
+    Args:
+        column: a name from the header, or an index in ``[0, len(first_row))``.
+        first_row: the table's first row: the header if ``header``, else a data row.
+        path: the file, for error messages.
+        header: whether the first row is a header (names work only then).
+
+    >>> column_index("sentiment", ["review", "sentiment"], "reviews.csv")
+    1
+    """
+    if isinstance(column, str):
+        if not header:
+            raise ValueError(
+                f"{path}: column {column!r} is a name but the file has no header (header=False); "
+                "give a 0-based column index"
+            )
+        if column not in first_row:
+            raise ValueError(
+                f"{path}, line 1: no column named {column!r}; the header is {first_row}"
+            )
+        return first_row.index(column)
+    if not 0 <= column < len(first_row):
+        raise ValueError(
+            f"{path}: column index {column} is out of range: the file has {len(first_row)} "
+            f"columns {first_row if header else ''}".rstrip()
+        )
+    return column
 
 
 def data_dir() -> Path:

@@ -1,56 +1,127 @@
-"""Text classification data: TSV files of text and label, tokenized and padded into batches."""
+"""Text classification data: TSV or CSV files of texts and labels, tokenized and padded into
+batches."""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
-from seqmodels.data.files import data_file
+from seqmodels.data.files import column_index, data_file, read_table, table_format
 from seqmodels.data.vocab import PAD, UNK, Vocabulary
 
+log = logging.getLogger(__name__)
+
 TOKEN_PATTERN = re.compile(r"'?\w+|[^\w\s]")
+HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+KEEPS = ("head", "tail", "both")
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, remove_html_breaks: bool = False) -> list[str]:
     """Lowercases ``text`` and splits it into words (with a leading apostrophe, as in ``'s``) and
-    single punctuation marks.
+    single punctuation marks. With ``remove_html_breaks``, HTML line breaks (``<br />``,
+    ``<br>``, ``<BR/>``, ...) count as spaces, as in scraped reviews.
 
     >>> tokenize("It's a GREAT film!")
     ['it', "'s", 'a', 'great', 'film', '!']
+    >>> tokenize("Great.<br /><br />See it", remove_html_breaks=True)
+    ['great', '.', 'see', 'it']
     """
+    if remove_html_breaks:
+        text = HTML_BREAK.sub(" ", text)
     return TOKEN_PATTERN.findall(text.lower())
 
 
-def read_tsv(path: Path, header: bool = True) -> list[tuple[str, str]]:
-    """The ``(text, label)`` rows of a TSV file whose first column is the text and second the label.
+def truncate(tokens: list[str], max_length: int | None, keep: str = "head") -> list[str]:
+    """At most ``max_length`` tokens (None: all of them), keeping the ``"head"`` (the first ones),
+    the ``"tail"`` (the last ones) or ``"both"`` (the first ``max_length - max_length // 2`` and
+    the last ``max_length // 2``).
 
-    Raises ValueError naming the file and line for an empty line, a row without exactly two columns,
-    or a text without any token.
+    >>> truncate(list("abcdefg"), 4, "both")
+    ['a', 'b', 'f', 'g']
     """
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines[1:] if header else lines, start=2 if header else 1):
-        where = f"{path}, line {number}"
-        if not line.strip():
-            raise ValueError(f"{where}: empty line; every line must be 'text<TAB>label'")
-        columns = line.split("\t")
-        if len(columns) != 2:
-            raise ValueError(
-                f"{where}: expected 2 tab-separated columns (text, label), got {line!r}"
-            )
-        text, label = columns[0], columns[1].strip()
-        if not tokenize(text):
-            raise ValueError(f"{where}: the text has no token: {line!r}")
-        rows.append((text, label))
+    if keep not in KEEPS:
+        raise ValueError(f"keep must be one of {KEEPS}, got {keep!r}")
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
+    if max_length is None or len(tokens) <= max_length:
+        return tokens
+    if keep == "head":
+        return tokens[:max_length]
+    if keep == "tail":
+        return tokens[-max_length:]
+    tail = max_length // 2
+    return tokens[: max_length - tail] + (tokens[-tail:] if tail else [])
+
+
+class LabeledText(NamedTuple):
+    """One row of a text classification file: the line it starts on, its text and its label."""
+
+    line: int
+    text: str
+    label: str
+
+
+def read_labeled_texts(
+    path: str | os.PathLike,
+    text_column: str | int = 0,
+    label_column: str | int = 1,
+    header: bool = True,
+    format: str | None = None,
+    quoting: bool = True,
+) -> list[LabeledText]:
+    """The texts and labels of a TSV or CSV file (see :func:`seqmodels.data.files.read_table`);
+    other columns are ignored, labels are stripped of surrounding spaces.
+
+    Args:
+        path: the file.
+        text_column, label_column: header names, or 0-based indices.
+        header: whether the first row holds the column names (it is not data then).
+        format: ``"tsv"`` or ``"csv"``; None: from the file's extension.
+        quoting: whether double quotes delimit fields.
+
+    Raises:
+        ValueError: naming the file, line and column: a malformed file, an unknown column, an
+            empty label, or no data rows.
+    """
+    rows = read_table(path, table_format(path, format), quoting)
     if not rows:
         raise ValueError(f"{path} holds no rows")
-    return rows
+    text_index, label_index = (
+        column_index(column, rows[0].fields, path, header) for column in (text_column, label_column)
+    )
+    if text_index == label_index:
+        raise ValueError(
+            f"{path}: text_column {text_column!r} and label_column {label_column!r} are the same "
+            "column"
+        )
+    texts = []
+    for line, fields in rows[1:] if header else rows:
+        label = fields[label_index].strip()
+        if not label:
+            raise ValueError(f"{path}, line {line}, column {label_column!r}: empty label")
+        texts.append(LabeledText(line, fields[text_index], label))
+    if not texts:
+        raise ValueError(f"{path} holds no rows")
+    return texts
+
+
+def sorted_labels(labels: set[str]) -> list[str]:
+    """The labels in class order: by value if they are all integers, else alphabetically.
+
+    >>> sorted_labels({"10", "2", "1"}), sorted_labels({"positive", "negative"})
+    (['1', '2', '10'], ['negative', 'positive'])
+    """
+    if all(re.fullmatch(r"[-+]?\d+", label) for label in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)
 
 
 def pad_batch(
@@ -69,14 +140,35 @@ def pad_batch(
 
 
 class TextClassificationDataModule(L.LightningDataModule):
-    r"""Sentences with class labels, from TSV files (``text<TAB>label`` a line).
+    r"""Texts with class labels, from TSV or CSV files (:func:`read_labeled_texts`).
 
-    Texts are lowercased and tokenized with :func:`tokenize`; the vocabulary (``<pad>`` = 0,
-    ``<unk>`` = 1, then words seen at least ``min_freq`` times, at most ``max_size`` of them) and
-    the label set come from the training file only. Batches are ``(tokens, lengths, labels)`` of
-    shapes ``(N, L)``, ``(N,)``, ``(N,)``, padded with ``<pad>`` to the longest text in the batch.
-    With ``bucket_by_length`` (the default), training batches group texts of similar lengths
-    (:class:`LengthBucketSampler`), in random order: far fewer recurrent steps per batch.
+    **Files.** Each file is a table with a header row (or none, ``header=False``): TSV or CSV by
+    its extension, or ``format``. Rows end only at ``\n`` / ``\r\n``; fields in double quotes
+    may hold delimiters, quotes (``""``) and line breaks (``quoting=False`` reads quotes as plain
+    characters). ``text_column`` and ``label_column`` name the two columns used (header names or
+    0-based indices; default the first two); other columns are ignored. Labels are kept as
+    written (``positive`` / ``negative``, ``1`` / ``0``, ...): the classes are the training
+    labels, sorted (by value when they are all integers), and their order goes to the task's
+    checkpoint with the vocabulary.
+
+    **Texts.** Lowercased and tokenized with :func:`tokenize` (``remove_html_breaks`` turns
+    ``<br />`` into a space), then cut to ``max_length`` tokens keeping the ``keep`` part
+    (``"head"``, ``"tail"`` or ``"both"``; see :func:`truncate`); how many texts were cut is
+    logged. The vocabulary (``<pad>`` = 0, ``<unk>`` = 1, then the words seen at least
+    ``min_freq`` times, most frequent first, at most ``max_size`` of them) comes from the
+    training texts only; the default cap of 25,000 words keeps the embedding of a large corpus
+    small and leaves smaller ones (SST-2: 13,837 words) whole.
+
+    **Bad rows.** A malformed file, an unknown column, an empty label, a text without any token
+    or, in a validation or test file, a label the training file lacks, is an error naming the
+    file, line and column. With ``skip_bad_rows``, texts without tokens and unknown labels are
+    dropped instead and the number dropped per file is logged.
+
+    **Batches** are ``(tokens, lengths, labels)`` of shapes ``(N, L)``, ``(N,)``, ``(N,)``,
+    padded with ``<pad>`` to the longest text in the batch. With ``bucket_by_length`` (the
+    default), training batches group texts of similar lengths (:class:`LengthBucketSampler`),
+    in random order; validation and test batches go in order of length. Both make far fewer
+    padded recurrent steps on texts of varied lengths.
 
     Files are looked up by :func:`seqmodels.data.files.data_file`: under ``data_dir`` if given,
     else as given if they exist, else under ``$SEQMODELS_DATA_DIR``. With no ``val_file``, the last
@@ -88,12 +180,17 @@ class TextClassificationDataModule(L.LightningDataModule):
     validation and test, as GLUE hides the test labels).
 
     After :meth:`setup`, :attr:`model_kwargs` holds ``vocab_size``, ``num_classes`` and
-    ``padding_idx``, and :attr:`task_kwargs` the ``vocab`` (id -> token) and ``labels``
-    (class -> label as written in the file), which the task keeps in its checkpoint.
+    ``padding_idx``, and :attr:`task_kwargs` the ``vocab`` (id -> token), the ``labels``
+    (class -> label as written in the file) and the text settings (``remove_html_breaks``,
+    ``max_length``, ``keep``), which the task keeps in its checkpoint to read new texts the same
+    way.
 
     Example::
 
-        >>> dm = TextClassificationDataModule(train_file="sst2/train.tsv", val_file="sst2/dev.tsv")
+        >>> dm = TextClassificationDataModule(
+        ...     "reviews/train.csv", val_file=None, test_file="reviews/test.csv",
+        ...     text_column="review", label_column="sentiment", max_length=400,
+        ...     remove_html_breaks=True)
         >>> dm.setup("fit")  # doctest: +SKIP
         >>> tokens, lengths, labels = next(iter(dm.train_dataloader()))  # doctest: +SKIP
     """
@@ -104,10 +201,18 @@ class TextClassificationDataModule(L.LightningDataModule):
         val_file: str | None = "tiny-sentiment/test.tsv",
         test_file: str | None = None,
         data_dir: str | None = None,
+        format: str | None = None,
         header: bool = True,
+        quoting: bool = True,
+        text_column: str | int = 0,
+        label_column: str | int = 1,
+        skip_bad_rows: bool = False,
         val_fraction: float = 0.1,
+        remove_html_breaks: bool = False,
+        max_length: int | None = None,
+        keep: str = "head",
         min_freq: int = 1,
-        max_size: int | None = None,
+        max_size: int | None = 25_000,
         batch_size: int = 32,
         bucket_by_length: bool = True,
         num_workers: int = 0,
@@ -115,8 +220,18 @@ class TextClassificationDataModule(L.LightningDataModule):
         super().__init__()
         if val_file is None and not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        truncate([], max_length, keep)  # raises on a bad max_length or keep
         self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
-        self.data_dir, self.header, self.val_fraction = data_dir, header, val_fraction
+        self.data_dir, self.val_fraction = data_dir, val_fraction
+        self.read_options = {
+            "format": format,
+            "header": header,
+            "quoting": quoting,
+            "text_column": text_column,
+            "label_column": label_column,
+        }
+        self.skip_bad_rows = skip_bad_rows
+        self.remove_html_breaks, self.max_length, self.keep = remove_html_breaks, max_length, keep
         self.min_freq, self.max_size = min_freq, max_size
         self.batch_size, self.num_workers = batch_size, num_workers
         self.bucket_by_length = bucket_by_length
@@ -131,32 +246,73 @@ class TextClassificationDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
             return
-        train = read_tsv(data_file(self.train_file, self.data_dir), self.header)
+        train = self._tokenized(self.train_file)
         if self.val_file is None:
             n_val = max(1, round(len(train) * self.val_fraction))
             train, val = train[:-n_val], train[-n_val:]
         else:
-            val = read_tsv(data_file(self.val_file, self.data_dir), self.header)
+            val = self._tokenized(self.val_file)
         self.vocab = Vocabulary.build(
-            (tokenize(text) for text, _ in train), [PAD, UNK], self.min_freq, self.max_size
+            (tokens for _, tokens, _ in train), [PAD, UNK], self.min_freq, self.max_size
         )
-        self.labels = sorted({label for _, label in train})
+        self.labels = sorted_labels({label for _, _, label in train})
         self.train_set = self._encode(train, self.train_file)
         self.val_set = self._encode(val, self.val_file or self.train_file)
         self.test_set = self.val_set
         if self.test_file is not None:
-            test = read_tsv(data_file(self.test_file, self.data_dir), self.header)
-            self.test_set = self._encode(test, self.test_file)
+            self.test_set = self._encode(self._tokenized(self.test_file), self.test_file)
 
-    def _encode(self, rows: list[tuple[str, str]], name: str) -> list[tuple[torch.Tensor, int]]:
-        classes = {label: index for index, label in enumerate(self.labels)}
-        unknown = sorted({label for _, label in rows} - classes.keys())
-        if unknown:
-            raise ValueError(
-                f"{name}: labels {unknown} do not occur in the training file "
-                f"{self.train_file} (its labels: {self.labels})"
+    def _tokenized(self, name: str) -> list[tuple[int, list[str], str]]:
+        """``(line, tokens, label)`` of each row of a file, the tokens cut to ``max_length``."""
+        path = data_file(name, self.data_dir)
+        rows, empty, cut = [], [], 0
+        for line, text, label in read_labeled_texts(path, **self.read_options):
+            tokens = tokenize(text, self.remove_html_breaks)
+            if not tokens:
+                empty.append((line, text))
+                continue
+            if self.max_length is not None and len(tokens) > self.max_length:
+                cut += 1
+            rows.append((line, truncate(tokens, self.max_length, self.keep), label))
+        if empty:
+            column = self.read_options["text_column"]
+            line, text = empty[0]
+            if not self.skip_bad_rows:
+                raise ValueError(
+                    f"{path}, line {line}, column {column!r}: the text has no token: {text!r} "
+                    f"({len(empty)} such rows; skip_bad_rows=True drops them)"
+                )
+            log.warning(f"{path}: dropped {len(empty)} rows whose text has no token")
+        if not rows:
+            raise ValueError(f"{path} holds no rows with a text")
+        if cut:
+            log.info(
+                f"{path}: {cut} of {len(rows)} texts cut to max_length={self.max_length} tokens "
+                f"(keep={self.keep!r})"
             )
-        return [(torch.tensor(self.vocab.encode(tokenize(t))), classes[y]) for t, y in rows]
+        return rows
+
+    def _encode(
+        self, rows: list[tuple[int, list[str], str]], name: str
+    ) -> list[tuple[torch.Tensor, int]]:
+        classes = {label: index for index, label in enumerate(self.labels)}
+        unknown = [(line, label) for line, _, label in rows if label not in classes]
+        if unknown:
+            line, label = unknown[0]
+            column = self.read_options["label_column"]
+            if not self.skip_bad_rows:
+                raise ValueError(
+                    f"{data_file(name, self.data_dir)}, line {line}, column {column!r}: label "
+                    f"{label!r} does not occur in the training file {self.train_file} (its "
+                    f"labels: {self.labels}; {len(unknown)} such rows; skip_bad_rows=True drops "
+                    "them)"
+                )
+            log.warning(f"{name}: dropped {len(unknown)} rows whose label is not a training label")
+        return [
+            (torch.tensor(self.vocab.encode(tokens)), classes[label])
+            for _, tokens, label in rows
+            if label in classes
+        ]
 
     @property
     def model_kwargs(self) -> dict:
@@ -168,9 +324,15 @@ class TextClassificationDataModule(L.LightningDataModule):
 
     @property
     def task_kwargs(self) -> dict:
-        return {"vocab": list(self.vocab.itos), "labels": list(self.labels)}
+        return {
+            "vocab": list(self.vocab.itos),
+            "labels": list(self.labels),
+            "remove_html_breaks": self.remove_html_breaks,
+            "max_length": self.max_length,
+            "keep": self.keep,
+        }
 
-    def _loader(self, dataset: list, sampler: Sampler | None = None) -> DataLoader:
+    def _loader(self, dataset: list, sampler: Sampler | list[int] | None = None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -186,10 +348,16 @@ class TextClassificationDataModule(L.LightningDataModule):
         return self._loader(self.train_set, RandomSampler(self.train_set))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        return self._loader(self.val_set, self._by_length(self.val_set))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.test_set, self._by_length(self.test_set))
+
+    def _by_length(self, dataset: list[tuple[torch.Tensor, int]]) -> list[int] | None:
+        """Indices in order of text length (stable), or None (file order) without bucketing."""
+        if not self.bucket_by_length:
+            return None
+        return sorted(range(len(dataset)), key=lambda index: len(dataset[index][0]))
 
 
 class LengthBucketSampler(Sampler[int]):

@@ -3,13 +3,14 @@ r"""Text classification: cross-entropy, accuracy, F1 and a confusion-matrix figu
 from __future__ import annotations
 
 import itertools
+import time
 
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import Accuracy, ConfusionMatrix, F1Score, MetricCollection
 
-from seqmodels.data.text_classification import tokenize
+from seqmodels.data.text_classification import tokenize, truncate
 from seqmodels.data.vocab import Vocabulary
 from seqmodels.tasks.base import SequenceTask
 
@@ -24,21 +25,27 @@ class ClassificationTask(SequenceTask):
     The loss is the cross-entropy of the logits. Each stage logs ``loss``, ``acc`` and ``f1``
     (macro-averaged over classes) as ``train/acc``, ``val/f1``, ...; at the end of each validation
     and test epoch a confusion-matrix figure ``{stage}/confusion_matrix`` goes to TensorBoard.
-    The vocabulary and label names are hyperparameters, so a checkpoint holds everything
-    :meth:`predict` needs.
+    Each training epoch also logs ``train/tokens_per_s``: the tokens of its batches divided by the
+    seconds from the epoch's start to the end of its last batch (data loading, forward, backward
+    and optimizer steps; validation not included).
+    The vocabulary, label names and text settings are hyperparameters, so a checkpoint holds
+    everything :meth:`predict` needs.
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`); its
             ``num_classes`` must equal ``len(labels)``.
         vocab: the vocabulary, id -> token (the data module's ``task_kwargs``).
         labels: class id -> label as written in the data (the data module's ``task_kwargs``).
+        remove_html_breaks, max_length, keep: how :meth:`predict` reads a text, as the data
+            module did (its ``task_kwargs``; see
+            :class:`~seqmodels.data.text_classification.TextClassificationDataModule`).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
 
     Example::
 
         >>> task = ClassificationTask.load_from_checkpoint("last.ckpt")  # doctest: +SKIP
-        >>> task.predict(["a charming and affecting journey"])  # doctest: +SKIP
-        ['1']
+        >>> task.predict(["a charming journey", "a dull, tired plot"])  # doctest: +SKIP
+        ['positive', 'negative']
     """
 
     def __init__(
@@ -46,9 +53,13 @@ class ClassificationTask(SequenceTask):
         model: dict,
         vocab: list[str] | None = None,
         labels: list[str] | None = None,
+        remove_html_breaks: bool = False,
+        max_length: int | None = None,
+        keep: str = "head",
         **kwargs,
     ) -> None:
         super().__init__(model, **kwargs)
+        truncate([], max_length, keep)  # raises on a bad max_length or keep
         num_classes = model.get("num_classes", 2)
         self.labels = list(labels) if labels is not None else [str(c) for c in range(num_classes)]
         if len(self.labels) != num_classes:
@@ -74,6 +85,17 @@ class ClassificationTask(SequenceTask):
 
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.model(tokens, lengths)
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start, self._epoch_seconds, self._epoch_tokens = time.perf_counter(), 0.0, 0
+
+    def on_train_batch_end(self, outputs: Tensor, batch: Batch, batch_idx: int) -> None:
+        self._epoch_tokens += int(batch[1].sum())
+        self._epoch_seconds = time.perf_counter() - self._epoch_start
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_seconds > 0:
+            self.log("train/tokens_per_s", self._epoch_tokens / self._epoch_seconds)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         return self._step(batch, "train")
@@ -112,20 +134,30 @@ class ClassificationTask(SequenceTask):
             return
         self.log_figure(f"{stage}/confusion_matrix", confusion_figure(matrix, self.labels))
 
-    @torch.no_grad()
-    def predict(self, texts: list[str]) -> list[str]:
-        """The predicted label of each text (tokenized as in training)."""
+    def encode(self, texts: list[str]) -> tuple[Tensor, Tensor]:
+        """Token ids and lengths of raw texts, tokenized and truncated as in training.
+
+        Returns ``(tokens, lengths)`` of shapes ``(N, L)`` (padded) and ``(N,)``.
+        """
         if self.vocab is None:
             raise ValueError("predict needs the vocabulary: build the task with vocab=...")
         ids = []
         for text in texts:
-            if not tokenize(text):
+            tokens = tokenize(text, self.hparams.remove_html_breaks)
+            if not tokens:
                 raise ValueError(f"cannot classify a text without any token: {text!r}")
-            ids.append(torch.tensor(self.vocab.encode(tokenize(text))))
+            tokens = truncate(tokens, self.hparams.max_length, self.hparams.keep)
+            ids.append(torch.tensor(self.vocab.encode(tokens)))
         lengths = torch.tensor([len(i) for i in ids])
         tokens = nn.utils.rnn.pad_sequence(
             ids, batch_first=True, padding_value=self.vocab.pad_index
         )
+        return tokens, lengths
+
+    @torch.no_grad()
+    def predict(self, texts: list[str]) -> list[str]:
+        """The predicted label of each text (tokenized and truncated as in training)."""
+        tokens, lengths = self.encode(texts)
         was_training = self.training
         self.eval()
         classes = self.model(tokens.to(self.device), lengths.to(self.device)).argmax(-1)
