@@ -204,3 +204,12 @@ def test_csv_series_job_runs_with_the_mlp_horizons_and_covariates(overrides, tmp
     with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         metrics = train(compose("train", overrides=job))
     assert {"test/rmse", "test/mase", "test/persistence_rmse", "test/mlp_rmse"} <= set(metrics)
+
+
+def test_regressor_regularisers_act_in_training_only():
+    torch.manual_seed(0)
+    model = SequenceRegressor(hidden_size=8, recurrent_dropout=0.5, weight_drop=0.5, zoneout=0.2)
+    x = torch.randn(4, 10, 1)
+    assert not torch.equal(model(x), model(x))  # fresh masks per forward
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))

@@ -44,6 +44,8 @@ class SequenceRegressor(WindowForecaster):
             A z_{1..L}` (the autoregressive "highway" of LSTNet, Lai et al. 2018): the seasonal
             naive and persistence forecasts are such maps, so the RNN learns the rest. Needs
             ``seq_len``.
+        recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
+            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
 
     Shape:
         - input: ``(N, L, input_size)``
@@ -73,6 +75,9 @@ class SequenceRegressor(WindowForecaster):
         difference: bool = False,
         affine: bool = False,
         highway: bool = False,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(input_size, output_size, seq_len, norm, difference, affine)
         if highway and seq_len is None:
@@ -88,6 +93,9 @@ class SequenceRegressor(WindowForecaster):
             merge=merge,
             batch_first=True,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
         self.head = nn.Linear(recurrent_output_size(hidden_size, bidirectional, merge), output_size)
         self.highway = nn.Linear(seq_len, output_size) if highway else None
