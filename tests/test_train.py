@@ -183,6 +183,45 @@ def test_learning_rate_scheduler_from_the_command_line(tmp_path):
     assert metrics["lr-Adam"] == pytest.approx(0.003 / 2)  # logged at the start of epoch 2
 
 
+OPTIMIZERS = sorted(
+    p.name.removesuffix(".yaml") for p in CONFIGS.joinpath("task/optimizer").iterdir()
+)
+SCHEDULERS = sorted(
+    p.name.removesuffix(".yaml") for p in CONFIGS.joinpath("task/scheduler").iterdir()
+)
+
+
+def test_every_task_takes_its_optimizer_and_scheduler_from_the_shared_groups(tmp_path):
+    for task in ("classification", "language_model", "regression", "seq2seq"):
+        cfg = compose_config([f"task={task}"], tmp_path)
+        assert cfg.task.optimizer._target_ == "torch.optim.Adam"
+        assert cfg.task.scheduler is None
+    assert {"adam", "adamw", "sgd"} <= set(OPTIMIZERS)
+    assert {"none", "cosine", "plateau"} <= set(SCHEDULERS)
+
+
+@pytest.mark.parametrize(
+    "optimizer, scheduler",
+    [(name, "none") for name in OPTIMIZERS]
+    + [("adam", name) for name in SCHEDULERS if name != "none"],
+)
+def test_optimizer_and_scheduler_groups_train(optimizer, scheduler, tmp_path):
+    overrides = [*SMALL_SINE, "trainer.max_epochs=2", f"task/optimizer={optimizer}"]
+    cfg = compose_config([*overrides, f"task/scheduler={scheduler}"], tmp_path)
+    assert cfg.task.optimizer.lr == 0.003  # the regression task's rate, whatever the optimizer
+    metrics = train(cfg)
+    assert torch.isfinite(torch.tensor(metrics["test/rmse"]))
+    if scheduler == "cosine":  # annealed over trainer.max_epochs: half-way at epoch 2 of 2
+        assert metrics[f"lr-{cfg.task.optimizer._target_.split('.')[-1]}"] == pytest.approx(
+            0.003 / 2
+        )
+
+
+def test_unknown_optimizer_option_names_the_group(tmp_path):
+    with pytest.raises(ConfigCompositionException, match="task/optimizer"):
+        compose_config(["task/optimizer=adamm"], tmp_path)
+
+
 def test_same_seed_gives_the_same_metrics(tmp_path):
     first = train(compose_config(SMALL_SINE, tmp_path / "a"))
     second = train(compose_config(SMALL_SINE, tmp_path / "b"))
