@@ -39,6 +39,7 @@ QUIET = ["callbacks.rich_progress_bar=null", "trainer.accelerator=cpu"]
 # smaller windows, fewer samples, or a data file.
 TINY_DATA_OVERRIDES = {
     "csv_series": ["data.series.path=series.csv", "data.series.column=value"],
+    "pollution": ["data.batch_size=16"],
     "shakespeare": ["data.seq_len=16", "data.batch_size=4"],
     "reverse": ["data.num_pairs=200"],
     "translate": ["data.english_prefixes=null"],
@@ -92,6 +93,12 @@ def tiny_data_dir(tmp_path, monkeypatch):
             f"I am {w} {i}.\tJe suis {w} {i}.\n" for i in range(20) for w in ("cold", "tall")
         ),
         "series.csv": "time,value\n" + "".join(f"{t},{(t * 7) % 13}\n" for t in range(80)),
+        "series/pollution.csv": "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir\n"
+        + "".join(
+            f"{t + 1},2010,1,{t // 24 + 1},{t % 24},{'NA' if t % 17 == 3 else (t * 7) % 50},"
+            f"-{t % 9},{t % 5},1020,{('NW', 'SE', 'cv')[t % 3]},{t % 4}.5,0,0\n"
+            for t in range(240)
+        ),
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
