@@ -16,8 +16,8 @@ class SequenceClassifier(nn.Module):
     r"""Token ids in, class logits out: embedding (or one-hot) -> recurrent encoder -> pooling
     -> linear head.
 
-    The encoder reads only the valid steps of each sequence (the batch is packed by ``lengths``),
-    and pooling ignores padding:
+    The encoder reads only the valid steps of each sequence (its layers get ``lengths``, see
+    :func:`~seqmodels.models.heads.run_padded`), and pooling ignores padding:
 
     * ``"last"``: the top layer's final hidden state :math:`h_{\mathrm{len}}` (for a
       bidirectional encoder, the forward state after the last valid token and the backward state
@@ -118,7 +118,7 @@ class SequenceClassifier(nn.Module):
             self.embedding_dropout, self.training,
         )  # (N, L, E)  # fmt: skip
         x = self.dropout(x)
-        # lengths None: every sequence is L long, read without packing (this path also exports)
+        # lengths None: every sequence is L long, read in one go (this path also exports)
         output, h_n = run_padded(self.encoder, x, lengths)  # (N, L, H')
         if self.pooling == "last":
             features = final_hidden(h_n, self.bidirectional, self.merge)
