@@ -1,11 +1,14 @@
 """seqmodels: readable recurrent sequence models, proven equal to torch.nn.
 
-The library imports only torch: ``from seqmodels import LSTM`` pulls in neither Lightning nor
-Hydra.
+This level is the layer library: cells, the layers that unroll them (``RNN``, ``LSTM``, ``GRU``,
+``Recurrent``), ``Bidirectional`` with its merge modes, and the cell registry ``CELLS`` read by
+``build_recurrent``. The task heads (``Seq2Seq``, ``CharLM``, ``SequenceClassifier``, ...) live
+one level down, in :mod:`seqmodels.models`. Both import only torch: ``from seqmodels import LSTM``
+pulls in neither Lightning nor Hydra.
 """
 
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
-from seqmodels.build import build_recurrent, recurrent_output_size
+from seqmodels.build import CELLS, CellSpec, build_recurrent, recurrent_output_size
 from seqmodels.cells import (
     GRUCell,
     LayerNormGRUCell,
@@ -17,7 +20,6 @@ from seqmodels.cells import (
     RNNCell,
 )
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
-from seqmodels.seq2seq import Attention, Decoder, Encoder, Seq2Seq
 
 __version__ = "0.1.0"
 
@@ -37,10 +39,8 @@ __all__ = [
     "Bidirectional",
     "MERGE_MODES",
     "merge_directions",
+    "CELLS",
+    "CellSpec",
     "build_recurrent",
     "recurrent_output_size",
-    "Encoder",
-    "Decoder",
-    "Attention",
-    "Seq2Seq",
 ]

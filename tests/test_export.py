@@ -61,7 +61,7 @@ def test_export_errors_name_the_problem(tmp_path, export_main, capsys):
     with pytest.raises(SystemExit):
         export_main([str(tmp_path / "missing.ckpt"), "--format", "pt2", "--out", "x.pt2"])
     assert "checkpoint not found" in capsys.readouterr().err
-    spec = {"_target_": "seqmodels.Seq2Seq", "src_vocab_size": 5, "tgt_vocab_size": 5}
+    spec = {"_target_": "seqmodels.models.Seq2Seq", "src_vocab_size": 5, "tgt_vocab_size": 5}
     with pytest.raises(SystemExit):
         export_main([str(checkpoint(tmp_path, spec)), "--format", "pt2", "--out", "x.pt2"])
     assert "cannot export a Seq2Seq" in capsys.readouterr().err

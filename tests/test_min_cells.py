@@ -7,8 +7,7 @@ from torch import nn
 from seqmodels import MinGRUCell, MinLSTMCell, Recurrent, RecurrentCell, build_recurrent
 from seqmodels.cells import step_scan
 from seqmodels.fused import linear_recurrence, linear_scan
-from seqmodels.models import CharLM, SequenceClassifier, SequenceRegressor
-from seqmodels.seq2seq import Seq2Seq
+from seqmodels.models import CharLM, Seq2Seq, SequenceClassifier, SequenceRegressor
 
 CELLS = [MinGRUCell, MinLSTMCell]
 

@@ -1,15 +1,18 @@
 """Seq2Seq: shapes, attention masks, decoding (greedy and beam) and input checks."""
 
 import math
+from typing import NamedTuple
 
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from seqmodels.seq2seq import Attention, Seq2Seq
+from seqmodels.models import Attention, Seq2Seq
+from seqmodels.models.seq2seq import beam_search, greedy_search, upgrade_spec
 
 PAD, SOS, EOS = 0, 1, 2
 VOCAB = 9
+NAMES_ERROR = "attention must be one of 'none', 'bahdanau', 'luong_dot', 'luong_general', "
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +42,9 @@ def batch(lengths=(5, 2, 4), seed=1):
 CONFIGS = [
     dict(attention="none"),
     dict(attention="bahdanau", cell="lstm", bidirectional=True),
-    dict(attention="luong", score="dot", num_layers=2),
-    dict(attention="luong", score="general", cell="lstm", bidirectional=True, num_layers=2),
-    dict(attention="luong", score="dot", bidirectional=True, merge="sum"),
+    dict(attention="luong_dot", num_layers=2),
+    dict(attention="luong_general", cell="lstm", bidirectional=True, num_layers=2),
+    dict(attention="luong_dot", bidirectional=True, merge="sum"),
 ]
 
 
@@ -81,7 +84,7 @@ def test_forward_matches_step_by_step_decoding(config):
 
 
 def test_greedy_scores_are_the_log_probabilities_of_its_tokens():
-    model = tiny(attention="luong")
+    model = tiny(attention="luong_general")
     src, lengths = batch()
     out = model.greedy_search(src, lengths, max_len=6)
     log_probs = model(src, lengths, out.tokens).log_softmax(-1)
@@ -98,7 +101,7 @@ def test_source_padding_does_not_change_outputs():
     torch.testing.assert_close(model(padded, lengths, tgt), model(src, lengths, tgt))
 
 
-@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+@pytest.mark.parametrize("attention", ["bahdanau", "luong_general"])
 def test_attention_sums_to_one_over_valid_positions_and_is_zero_on_padding(attention):
     model = tiny(attention=attention)
     src, lengths = batch(lengths=(5, 2, 4))
@@ -111,9 +114,9 @@ def test_attention_sums_to_one_over_valid_positions_and_is_zero_on_padding(atten
         assert (weights[:, 0] > 0).all()
 
 
-@pytest.mark.parametrize("score", ["bahdanau", "dot", "general"])
-def test_attention_module_masks_padding_exactly(score):
-    attn = Attention(score, query_size=4, memory_size=4)
+@pytest.mark.parametrize("attention", ["bahdanau", "luong_dot", "luong_general"])
+def test_attention_module_masks_padding_exactly(attention):
+    attn = Attention(attention, query_size=4, memory_size=4)
     values = torch.randn(2, 6, 4)
     lengths = torch.tensor([6, 3])
     context, weights = attn(torch.randn(2, 5, 4), attn.memory(values, lengths))
@@ -172,6 +175,37 @@ def test_beam_search_finds_a_better_sequence_than_greedy():
     torch.testing.assert_close(beam.scores, torch.tensor([math.log(0.36)]), atol=1e-4, rtol=0)
 
 
+class Steps(NamedTuple):
+    """A decoding state: how many steps each row has taken (follows the beam's reordering)."""
+
+    taken: Tensor
+
+    def index_select(self, index: Tensor) -> "Steps":
+        return Steps(self.taken[index])
+
+
+def test_searches_run_over_any_step_function():
+    """Both searches need only ``step(tokens, state) -> (log_probs, state, weights)``."""
+    A, B = 3, 4
+    log_p = torch.full((5, 5), math.log(1e-6))  # (previous, next)
+    for previous, nexts in {SOS: {A: 0.6, B: 0.4}, A: {A: 0.3, B: 0.3, EOS: 0.4},
+                            B: {A: 0.05, B: 0.05, EOS: 0.9}}.items():  # fmt: skip
+        for token, p in nexts.items():
+            log_p[previous, token] = math.log(p)
+
+    def step(tokens: Tensor, state: Steps) -> tuple[Tensor, Steps, None]:
+        return log_p[tokens], Steps(state.taken + 1), None
+
+    start = torch.tensor([SOS, SOS])
+    greedy = greedy_search(step, Steps(torch.zeros(2)), start, EOS, PAD, max_len=5)
+    beam = beam_search(step, Steps(torch.zeros(2)), start, EOS, PAD, 5, beam_size=2,
+                       length_penalty=0.0)  # fmt: skip
+    assert greedy.tokens.tolist() == [[A, EOS]] * 2 and greedy.attention is None
+    assert beam.tokens.tolist() == [[B, EOS]] * 2 and beam.attention is None
+    torch.testing.assert_close(greedy.scores, torch.full((2,), math.log(0.24)))
+    torch.testing.assert_close(beam.scores, torch.full((2,), math.log(0.36)))
+
+
 def test_overfits_a_tiny_batch_to_exact_match():
     """Reversing 8 short sequences: the model learns them all exactly."""
     torch.manual_seed(0)
@@ -180,7 +214,7 @@ def test_overfits_a_tiny_batch_to_exact_match():
     for i, n in enumerate(lengths.tolist()):
         tgt[i, :n] = src[i, :n].flip(0)
         tgt[i, n] = EOS
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=16, hidden_size=32, attention="luong")
+    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=16, hidden_size=32, attention="luong_general")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     for _ in range(60):
         logits = model(src, lengths, tgt)
@@ -194,7 +228,7 @@ def test_overfits_a_tiny_batch_to_exact_match():
 
 
 def test_teacher_forcing_zero_feeds_back_greedy_predictions():
-    model = tiny(attention="luong")
+    model = tiny(attention="luong_general")
     src, lengths = batch()
     greedy = model.greedy_search(src, lengths, max_len=6)
     # without teacher forcing the target only sets the number of steps
@@ -246,10 +280,68 @@ def test_bad_targets_and_options_raise_clear_errors():
         model.generate(src, lengths, max_len=3, beam_size=0)
     with pytest.raises(ValueError, match="max_len must be >= 1"):
         model.generate(src, lengths, max_len=0)
-    with pytest.raises(ValueError, match="attention must be one of"):
-        tiny(attention="concat")
-    with pytest.raises(ValueError, match="dot attention needs decoder hidden_size"):
-        tiny(attention="luong", score="dot", bidirectional=True, merge="concat")
+    with pytest.raises(ValueError, match=NAMES_ERROR + "got 'luong'"):
+        tiny(attention="luong")
+    with pytest.raises(
+        ValueError,
+        match="attention must be one of 'bahdanau', 'luong_dot', 'luong_general', got 'none'",
+    ):
+        Attention("none", query_size=4, memory_size=4)
+    with pytest.raises(
+        ValueError,
+        match=r"luong_dot attention needs decoder hidden_size == encoder output size, got 8 and 16 \(use attention='luong_general'",
+    ):
+        tiny(attention="luong_dot", bidirectional=True, merge="concat")
+
+
+# ---- older checkpoints' model specs -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["seqmodels.seq2seq.Seq2Seq", "seqmodels.Seq2Seq"])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ({"attention": "luong", "score": "general"}, "luong_general"),
+        ({"attention": "luong", "score": "dot"}, "luong_dot"),
+        ({"attention": "bahdanau", "score": "dot"}, "bahdanau"),
+        ({"attention": "none", "score": "general"}, "none"),
+        ({"attention": "bahdanau"}, "bahdanau"),
+        ({}, "luong_general"),  # the old defaults: attention="luong", score="general"
+    ],
+)
+def test_an_old_model_spec_builds_the_same_model_as_the_new_one(target, old, new):
+    from seqmodels.tasks.base import build_model
+
+    sizes = {"src_vocab_size": 7, "tgt_vocab_size": 9, "embedding_dim": 4, "hidden_size": 6}
+    torch.manual_seed(0)
+    legacy = build_model({"_target_": target, **sizes, **old})
+    torch.manual_seed(0)
+    current = build_model({"_target_": "seqmodels.models.Seq2Seq", **sizes, "attention": new})
+    assert type(legacy) is Seq2Seq
+    assert list(legacy.state_dict()) == list(current.state_dict())
+    for name, value in legacy.state_dict().items():
+        assert torch.equal(value, current.state_dict()[name]), name
+
+
+@pytest.mark.parametrize(
+    "old", [{"attention": "luong", "score": "bahdanau"}, {"attention": "concat", "score": "dot"}]
+)
+def test_an_old_attention_pair_without_equivalent_says_what_changed(old):
+    message = (
+        rf"model spec 'seqmodels.seq2seq.Seq2Seq' with attention='{old['attention']}', "
+        rf"score='{old['score']}': the options attention and score were merged into one, "
+        r"attention: none \| bahdanau \| luong_dot \| luong_general \(old attention='luong' "
+        r"with score='dot' or 'general' is 'luong_dot' or 'luong_general'\), and this pair has no "
+        "equivalent"
+    )
+    with pytest.raises(ValueError, match=message):
+        upgrade_spec({"_target_": "seqmodels.seq2seq.Seq2Seq", **old})
+
+
+def test_other_model_specs_are_left_as_they_are():
+    spec = {"_target_": "seqmodels.models.Seq2Seq", "attention": "bahdanau", "score": "dot"}
+    assert upgrade_spec(spec) == spec  # a new target keeps its arguments (score fails there)
+    assert upgrade_spec({"_target_": "torch.nn.Linear"}) == {"_target_": "torch.nn.Linear"}
 
 
 # ---- the Lightning task ------------------------------------------------------------------------
@@ -263,7 +355,7 @@ def copy_task_and_data(**task_kwargs):
     dm = SyntheticPairsDataModule("copy", num_pairs=60, min_len=2, max_len=4, vocab_size=5,
                                   batch_size=16)  # fmt: skip
     dm.setup("fit")
-    spec = {"_target_": "seqmodels.seq2seq.Seq2Seq", "embedding_dim": 8, "hidden_size": 16,
+    spec = {"_target_": "seqmodels.models.Seq2Seq", "embedding_dim": 8, "hidden_size": 16,
             "attention": "bahdanau", **dm.model_kwargs}  # fmt: skip
     return Seq2SeqTask(spec, **dm.task_kwargs, **task_kwargs), dm
 
@@ -296,6 +388,16 @@ def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
     inputs = ["abc", "dd", "eabd"]
     assert loaded.translate(inputs) == task.translate(inputs)
     assert all(isinstance(output, str) for output in loaded.translate(inputs, beam_size=1))
+
+    # a checkpoint written before the seq2seq head moved: old target and attention names
+    saved = torch.load(tmp_path / "copy.ckpt", weights_only=True)
+    saved["hyper_parameters"]["model"].update(
+        {"_target_": "seqmodels.seq2seq.Seq2Seq", "attention": "bahdanau", "score": "general"}
+    )
+    torch.save(saved, tmp_path / "old.ckpt")
+    assert Seq2SeqTask.load_from_checkpoint(tmp_path / "old.ckpt").translate(inputs) == (
+        task.translate(inputs)
+    )
 
 
 def test_task_checks_its_arguments():

@@ -6,9 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from seqmodels.build import build_recurrent
+from seqmodels.cells import State
 from seqmodels.models.embedding import check_embedding_dropout, embed_tokens
-
-State = Tensor | tuple[Tensor, Tensor]
+from seqmodels.models.heads import dropout_between_layers, evaluating
 
 
 class CharLM(nn.Module):
@@ -82,7 +82,7 @@ class CharLM(nn.Module):
             embedding_dim or vocab_size,
             hidden_size,
             num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
+            dropout=dropout_between_layers(dropout, num_layers),
             impl=impl,
             recurrent_dropout=recurrent_dropout,
             weight_drop=weight_drop,
@@ -134,20 +134,18 @@ class CharLM(nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy)")
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-        was_training = self.training
-        self.eval()
         tokens = prompt_ids if prompt_ids.dim() == 2 else prompt_ids[None]  # (N, L)
-        logits, state = self(tokens)
         new = []
-        for step in range(max_new_tokens):
-            scores = logits[:, -1] / temperature  # (N, V)
-            if top_k is not None and top_k < scores.shape[-1]:
-                kth = scores.topk(top_k, dim=-1).values[:, -1:]  # (N, 1)
-                scores = scores.masked_fill(scores < kth, float("-inf"))
-            probs = scores.softmax(-1)
-            new.append(torch.multinomial(probs, 1, generator=generator))  # (N, 1)
-            if step + 1 < max_new_tokens:
-                logits, state = self(new[-1], state)
-        self.train(was_training)
+        with evaluating(self):
+            logits, state = self(tokens)
+            for step in range(max_new_tokens):
+                scores = logits[:, -1] / temperature  # (N, V)
+                if top_k is not None and top_k < scores.shape[-1]:
+                    kth = scores.topk(top_k, dim=-1).values[:, -1:]  # (N, 1)
+                    scores = scores.masked_fill(scores < kth, float("-inf"))
+                probs = scores.softmax(-1)
+                new.append(torch.multinomial(probs, 1, generator=generator))  # (N, 1)
+                if step + 1 < max_new_tokens:
+                    logits, state = self(new[-1], state)
         out = torch.cat(new, dim=1) if new else tokens[:, :0]  # (N, max_new_tokens)
         return out if prompt_ids.dim() == 2 else out[0]

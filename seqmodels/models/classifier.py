@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.models.embedding import check_embedding_dropout, embed_tokens
+from seqmodels.models.heads import dropout_between_layers, final_hidden, run_padded
 
 POOLINGS = ("last", "mean", "max")
 
@@ -17,8 +16,8 @@ class SequenceClassifier(nn.Module):
     r"""Token ids in, class logits out: embedding (or one-hot) -> recurrent encoder -> pooling
     -> linear head.
 
-    The encoder reads only the valid steps of each sequence (the batch is packed by ``lengths``),
-    and pooling ignores padding:
+    The encoder reads only the valid steps of each sequence (its layers get ``lengths``, see
+    :func:`~seqmodels.models.heads.run_padded`), and pooling ignores padding:
 
     * ``"last"``: the top layer's final hidden state :math:`h_{\mathrm{len}}` (for a
       bidirectional encoder, the forward state after the last valid token and the backward state
@@ -92,7 +91,7 @@ class SequenceClassifier(nn.Module):
             embedding_dim or vocab_size,
             hidden_size,
             num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
+            dropout=dropout_between_layers(dropout, num_layers),
             bidirectional=bidirectional,
             merge=merge,
             impl=impl,
@@ -119,24 +118,16 @@ class SequenceClassifier(nn.Module):
             self.embedding_dropout, self.training,
         )  # (N, L, E)  # fmt: skip
         x = self.dropout(x)
-        if lengths is None:  # every sequence is L long: no packing (this path also exports)
-            output, h_n = self.encoder(x)  # (N, L, D * H)
-            valid = None
-        else:
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            output, h_n = self.encoder(packed)
-            output, _ = pad_packed_sequence(output, batch_first=True, total_length=max_len)
-            valid = torch.arange(max_len, device=tokens.device) < lengths[:, None]  # (N, L)
+        # lengths None: every sequence is L long, read in one go (this path also exports)
+        output, h_n = run_padded(self.encoder, x, lengths)  # (N, L, H')
         if self.pooling == "last":
-            h = h_n[0] if isinstance(h_n, tuple) else h_n  # (D * num_layers, N, H); LSTM: h
-            features = merge_directions(h[-2], h[-1], self.merge) if self.bidirectional else h[-1]
-        elif self.pooling == "mean":
-            if valid is None:
-                features = output.mean(1)
-            else:
-                features = (output * valid[..., None]).sum(1) / lengths[:, None].to(output.dtype)
-        elif valid is None:
-            features = output.amax(1)
+            features = final_hidden(h_n, self.bidirectional, self.merge)
+        elif lengths is None:
+            features = output.mean(1) if self.pooling == "mean" else output.amax(1)
         else:
-            features = output.masked_fill(~valid[..., None], float("-inf")).amax(1)
+            valid = torch.arange(max_len, device=tokens.device) < lengths[:, None]  # (N, L)
+            if self.pooling == "mean":
+                features = (output * valid[..., None]).sum(1) / lengths[:, None].to(output.dtype)
+            else:
+                features = output.masked_fill(~valid[..., None], float("-inf")).amax(1)
         return self.head(self.dropout(features))

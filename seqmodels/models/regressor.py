@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from seqmodels.bidirectional import merge_directions
 from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.models.forecaster import WindowForecaster
+from seqmodels.models.heads import final_hidden
 
 __all__ = ["SequenceRegressor"]
 
@@ -102,12 +102,7 @@ class SequenceRegressor(WindowForecaster):
 
     def predict(self, z: Tensor) -> Tensor:
         _, h_n = self.rnn(z)
-        h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # LSTM: (h_n, c_n)
-        if self.bidirectional:
-            # h_n: (2 * num_layers, N, H), the top layer's forward then backward state
-            summary = merge_directions(h_n[-2], h_n[-1], self.merge)
-        else:
-            summary = h_n[-1]  # (N, H)
+        summary = final_hidden(h_n, self.bidirectional, self.merge)  # (N, H')
         if self.highway is None:
             return self.head(summary)
         return self.head(summary) + self.highway(z[..., 0])  # target (N, L) -> (N, output_size)

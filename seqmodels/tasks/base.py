@@ -19,6 +19,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from torch import nn
 
+from seqmodels.models.seq2seq import upgrade_spec
+
 matplotlib.use("Agg")  # figures are rendered off-screen, for TensorBoard only
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -36,7 +38,7 @@ def build_model(spec: Mapping[str, Any]) -> nn.Module:
         raise ValueError(
             f"model spec needs a '_target_' key (dotted class path), got keys {list(spec)}"
         )
-    kwargs = dict(spec)
+    kwargs = upgrade_spec(spec)  # older checkpoints' seq2seq names
     target = kwargs.pop("_target_")
     module_name, _, class_name = str(target).rpartition(".")
     try:

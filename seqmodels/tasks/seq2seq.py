@@ -19,7 +19,7 @@ Batch = tuple[Tensor, Tensor, Tensor]  # src (N, S), src_lengths (N,), tgt (N, T
 
 
 class Seq2SeqTask(SequenceTask):
-    r"""Trains a :class:`~seqmodels.seq2seq.Seq2Seq` on pairs from :mod:`seqmodels.data.pairs`.
+    r"""Trains a :class:`~seqmodels.models.Seq2Seq` on pairs from :mod:`seqmodels.data.pairs`.
 
     The loss is the cross-entropy of the teacher-forced logits against the target, ignoring
     padding, with optional label smoothing. Validation and test also decode every source
