@@ -6,10 +6,10 @@ import torch
 from seqmodels.data.pairs import (
     SyntheticPairsDataModule,
     TranslationDataModule,
-    normalize,
     synthetic_pairs,
     translation_pairs,
 )
+from seqmodels.preprocessing import normalize
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from seqmodels.data.scaling import Scaler
 from seqmodels.data.series import (
     SeriesDataModule,
     cosine_wave,
@@ -13,6 +12,7 @@ from seqmodels.data.series import (
     read_csv_series,
     sine_wave,
 )
+from seqmodels.preprocessing import Scaler
 
 
 def test_waves_follow_their_formula():

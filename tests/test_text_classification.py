@@ -9,9 +9,9 @@ import torch
 from seqmodels.data.text_classification import (
     LengthBucketSampler,
     TextClassificationDataModule,
-    tokenize,
 )
 from seqmodels.models.classifier import SequenceClassifier
+from seqmodels.preprocessing import tokenize
 from seqmodels.tasks.classification import ClassificationTask, confusion_figure
 
 TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nnot good\t0\n"

@@ -12,9 +12,8 @@ from seqmodels.data.text_classification import (
     TextClassificationDataModule,
     read_labeled_texts,
     sorted_labels,
-    tokenize,
-    truncate,
 )
+from seqmodels.preprocessing import tokenize, truncate
 
 # Separators that str.splitlines() breaks at but that are text inside a row.
 SEPARATORS = ["\u0085", "\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"]

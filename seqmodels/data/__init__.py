@@ -7,4 +7,3 @@ from seqmodels.data.series import SeriesDataModule as SeriesDataModule
 from seqmodels.data.text_classification import (
     TextClassificationDataModule as TextClassificationDataModule,
 )
-from seqmodels.data.vocab import Vocabulary as Vocabulary

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from seqmodels.data.files import data_file
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.preprocessing import Vocabulary
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -8,9 +8,7 @@ padding (no ``<sos>``; :class:`seqmodels.seq2seq.Seq2Seq` adds it).
 from __future__ import annotations
 
 import random
-import re
 import string
-import unicodedata
 from collections.abc import Sequence
 from functools import partial
 
@@ -20,10 +18,8 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from seqmodels.data.files import data_file
-from seqmodels.data.vocab import PAD, UNK, Vocabulary
+from seqmodels.preprocessing import EOS, PAD, SOS, UNK, Vocabulary, normalize
 
-SOS = "<sos>"
-EOS = "<eos>"
 SPECIALS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every pairs vocabulary
 
 Pair = tuple[list[str], list[str]]
@@ -83,19 +79,6 @@ def synthetic_pairs(
         f"could not draw {num_pairs} distinct {task!r} pairs with lengths {min_len}..{max_len} "
         f"and vocab_size {vocab_size} (only {len(pairs)}); widen the lengths or ask for fewer"
     )
-
-
-def normalize(text: str) -> str:
-    """Lowercase ASCII with accents stripped, ``.!?`` split off and other symbols turned to spaces
-    (the PyTorch seq2seq tutorial's normalisation).
-
-    >>> normalize("Ça alors !  J'ai   gagné.")
-    'ca alors ! j ai gagne .'
-    """
-    text = unicodedata.normalize("NFD", text.lower().strip())
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    text = re.sub(r"([.!?])", r" \1", text)
-    return re.sub(r"[^a-z.!?]+", " ", text).strip()
 
 
 def translation_pairs(

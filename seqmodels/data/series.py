@@ -11,9 +11,9 @@ the target and the rest covariates) becomes input/target pairs by sliding a wind
 
 so 1000 points with ``seq_len=5, horizon=1`` give 995 pairs. The pairs are split in time order
 (train, then validation, then test) and every column is scaled (min-max to :math:`[-1, 1]`,
-standard, or not at all, see :mod:`seqmodels.data.scaling`) with statistics of the points the
-training pairs cover, so nothing from the future leaks in. Real series come from CSV files:
-:func:`~seqmodels.data.csv_series.read_csv_series`.
+standard, or not at all, see :mod:`seqmodels.preprocessing.scaling`) with statistics of the
+points the training pairs cover, so nothing from the future leaks in. Real series come from CSV
+files: :func:`~seqmodels.data.csv_series.read_csv_series`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from seqmodels.data.csv_series import read_csv_series
-from seqmodels.data.scaling import SCALINGS, Scaler
+from seqmodels.preprocessing import SCALINGS, Scaler
 
 __all__ = [
     "SeriesDataModule",

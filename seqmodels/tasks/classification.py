@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import Accuracy, ConfusionMatrix, F1Score, MetricCollection
 
-from seqmodels.data.text_classification import tokenize, truncate
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.preprocessing import Vocabulary, tokenize, truncate
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["ClassificationTask"]

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.preprocessing import Vocabulary
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["LanguageModelTask"]

@@ -13,8 +13,8 @@ from torchmetrics import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqmodels.data.scaling import Scaler
 from seqmodels.models.mlp import WindowMLP
+from seqmodels.preprocessing import Scaler
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["RegressionTask"]

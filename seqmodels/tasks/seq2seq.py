@@ -9,8 +9,8 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from seqmodels.data.pairs import EOS, PairsDataModule, normalize
-from seqmodels.data.vocab import PAD, Vocabulary
+from seqmodels.data.pairs import PairsDataModule
+from seqmodels.preprocessing import EOS, PAD, Vocabulary, normalize
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["Seq2SeqTask"]
