@@ -33,11 +33,11 @@ class ClassificationTask(SequenceTask):
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`); its
             ``num_classes`` must equal ``len(labels)``.
-        vocab: the vocabulary, id -> token (the data module's ``task_kwargs``).
-        labels: class id -> label as written in the data (the data module's ``task_kwargs``).
+        vocab: the vocabulary, id -> token (a field of the data's ``TextClassificationSpec``).
+        labels: class id -> label as written in the data (a field of the same spec).
         remove_html_breaks, max_length, keep: how :meth:`predict` reads a text, as the data
-            module did (its ``task_kwargs``; see
-            :class:`~seqmodels.data.text_classification.TextClassificationDataModule`).
+            module did (fields of the same spec; see :func:`seqmodels.preprocessing.tokenize`
+            and :func:`seqmodels.preprocessing.truncate`).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
 
     Example::

@@ -41,7 +41,7 @@ class LanguageModelTask(SequenceTask):
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        vocab: the vocabulary, id -> character (the data module's ``task_kwargs``).
+        vocab: the vocabulary, id -> character (a field of the data's ``CharTextSpec``).
         sample_prompt: prompt of the validation samples; None starts from the most frequent
             character.
         sample_length: characters generated for each sample (0: no sample).

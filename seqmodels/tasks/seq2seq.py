@@ -9,7 +9,6 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from seqmodels.data.pairs import PairsDataModule
 from seqmodels.preprocessing import EOS, PAD, Vocabulary, normalize
 from seqmodels.tasks.base import SequenceTask
 
@@ -36,8 +35,8 @@ class Seq2SeqTask(SequenceTask):
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        src_vocab, tgt_vocab: the vocabularies' tokens in id order (the data module's
-            ``task_kwargs``), kept in the checkpoint to decode.
+        src_vocab, tgt_vocab: the vocabularies' tokens in id order (fields of the data's
+            ``PairsSpec``), kept in the checkpoint to decode.
         level: ``"char"`` or ``"word"``: how text is split into tokens and joined back.
         label_smoothing: label smoothing of the cross-entropy.
         teacher_forcing: probability of feeding the true previous token during training.
@@ -120,19 +119,6 @@ class Seq2SeqTask(SequenceTask):
         return (" " if self.hparams.level == "word" else "").join(tokens)
 
     # ---- steps -------------------------------------------------------------------------------
-
-    def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule
-        if isinstance(datamodule, PairsDataModule):
-            kwargs = datamodule.task_kwargs
-            if (kwargs["src_vocab"], kwargs["tgt_vocab"]) != (
-                self.src_vocab.itos,
-                self.tgt_vocab.itos,
-            ):
-                raise ValueError(
-                    "the data module's vocabularies differ from the task's (e.g. a checkpoint "
-                    "trained on other data): build the data with the options used in training"
-                )
 
     def _loss(self, logits: Tensor, tgt: Tensor) -> Tensor:
         return nn.functional.cross_entropy(
