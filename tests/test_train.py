@@ -19,8 +19,8 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate
+from seqmodels.models.spec import build_model
 from seqmodels.tasks import ClassificationTask, RegressionTask
-from seqmodels.tasks.base import build_model
 from seqmodels.train import CONFIG_PACKAGE, train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,6 +13,7 @@ from torchmetrics import (
     SymmetricMeanAbsolutePercentageError,
 )
 
+from seqmodels.models.inference import Forecaster
 from seqmodels.models.mlp import WindowMLP
 from seqmodels.preprocessing import Scaler
 from seqmodels.tasks.base import SequenceTask
@@ -122,6 +123,12 @@ class RegressionTask(SequenceTask):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
+
+    def forecast(self, window: Tensor, steps: int) -> Tensor:
+        """The ``steps`` values after a univariate ``window`` ``(L,)`` or ``(N, L)``, both in the
+        series' units: see :meth:`seqmodels.models.inference.Forecaster.forecast`, which does it
+        without Lightning."""
+        return Forecaster(self.model, self.scaler).forecast(window, steps)
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x, y = batch[:2]  # (N, L, F), (N, H)
