@@ -334,7 +334,7 @@ class Forecaster:
     Example::
 
         >>> forecaster = Forecaster.from_checkpoint("last.ckpt")  # doctest: +SKIP
-        >>> window = torch.tensor([112.0, 118.0, 132.0, 129.0])
+        >>> window = torch.tensor([112.0, 118.0, 132.0, 129.0])  # a model with seq_len=4
         >>> forecaster.forecast(window, steps=3)  # doctest: +SKIP
         tensor([121.3, 135.0, 148.2])
     """
@@ -360,7 +360,8 @@ class Forecaster:
         """The ``steps`` values after ``window``, in the series' units.
 
         Args:
-            window: the last observed values, ``(L,)`` or ``(N, L)``, in the series' units.
+            window: the last observed values, ``(L,)`` or ``(N, L)``, in the series' units
+                (``L`` is the model's ``seq_len`` when it has one).
             steps: how many values to forecast.
 
         Returns:
