@@ -105,6 +105,8 @@ class CharTextDataModule(SequenceDataModule):
     Example::
 
         >>> dm = CharTextDataModule("tinyshakespeare/input.txt", seq_len=100, batch_size=32)
+        >>> dm.describe().vocab_size  # doctest: +SKIP
+        65
         >>> dm.setup("fit")  # doctest: +SKIP
         >>> inputs, targets = next(iter(dm.train_dataloader()))  # (32, 100) each  # doctest: +SKIP
     """
