@@ -248,6 +248,17 @@ def test_evaluate_reproduces_the_test_metrics_of_training(trained_run, tmp_path)
     assert tested == {k: v for k, v in metrics.items() if k.startswith("test/")}
 
 
+def test_evaluate_refuses_data_other_than_the_checkpoint_s(trained_run, tmp_path):
+    overrides, output_dir, _ = trained_run
+    other = [
+        *overrides,
+        "data.series.amplitude=2.0",
+        f"ckpt_path={output_dir}/checkpoints/last.ckpt",
+    ]
+    with pytest.raises(ValueError, match="target_scale, mase_scale differ from the task.s"):
+        evaluate(compose_config(other, tmp_path, "eval"))
+
+
 def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):
     _, output_dir, metrics = trained_run
     events = EventAccumulator(str(output_dir / "tensorboard")).Reload()
