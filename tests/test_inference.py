@@ -140,23 +140,25 @@ def test_forecasts_equal_the_task_s_in_the_series_units(checkpoints):
 
 
 def test_scripts_and_inference_run_without_lightning(checkpoints):
-    code = """
+    paths = {name: str(path) for name, path in checkpoints.items()}
+    code = (
+        f"PATHS = {paths!r}\n"
+        + """
 import json, runpy, sys
 import torch
-sys.argv = ["generate.py", sys.argv[1], "--prompt", "to", "--length", "20", "--seed", "3"]
+sys.argv = ["generate.py", PATHS["lm"], "--prompt", "to", "--length", "20", "--seed", "3"]
 runpy.run_path("scripts/generate.py", run_name="__main__")
-sys.argv = ["translate.py", sys.argv[2], "abc", "dd"]
+sys.argv = ["translate.py", PATHS["seq2seq"], "abc", "dd"]
 runpy.run_path("scripts/translate.py", run_name="__main__")
 from seqmodels.models.inference import Forecaster, TextClassifier
-print(json.dumps(TextClassifier.from_checkpoint(sys.argv[3]).predict(["good film", "bad"])))
-print(json.dumps(Forecaster.from_checkpoint(sys.argv[4]).forecast(torch.ones(10), 2).tolist()))
+classifier = TextClassifier.from_checkpoint(PATHS["classification"])
+print(json.dumps(classifier.predict(["good film", "bad"])))
+forecaster = Forecaster.from_checkpoint(PATHS["regression"])
+print(json.dumps(forecaster.forecast(torch.ones(10), 2).tolist()))
 frameworks = ("lightning", "pytorch_lightning", "lightning_fabric", "torchmetrics", "hydra")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in frameworks)))
 """
-    paths = [str(checkpoints[name]) for name in ("lm", "seq2seq", "classification", "regression")]
-    # sys.argv is replaced by each script run: hand the paths over up front
-    code = code.replace("sys.argv[1]", repr(paths[0])).replace("sys.argv[2]", repr(paths[1]))
-    code = code.replace("sys.argv[3]", repr(paths[2])).replace("sys.argv[4]", repr(paths[3]))
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                             text=True, check=True)  # fmt: skip
