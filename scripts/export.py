@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from seqmodels.models import CharLM, SequenceClassifier, SequenceRegressor
-from seqmodels.tasks.base import build_model
+from seqmodels.models.inference import load_checkpoint
 
 FORMATS = ("onnx", "pt2")
 
@@ -45,18 +45,6 @@ class CharLMStep(nn.Module):
         state = None if not state else state[0] if len(state) == 1 else state
         logits, new = self.model(tokens, state)
         return (logits[:, -1], *(new if isinstance(new, tuple) else (new,)))
-
-
-def load_model(checkpoint: str | Path) -> nn.Module:
-    """The plain model of a task checkpoint, in eval mode (no Lightning needed to run it)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model = build_model(saved["hyper_parameters"]["model"])
-    prefix = "model."
-    weights = {
-        k.removeprefix(prefix): v for k, v in saved["state_dict"].items() if k.startswith(prefix)
-    }
-    model.load_state_dict(weights)
-    return model.eval()
 
 
 def example_inputs(
@@ -146,7 +134,7 @@ def main(argv: list[str] | None = None) -> float:
     generator = torch.Generator().manual_seed(0)
     try:
         module, inputs, inputs_names, output_names = example_inputs(
-            load_model(args.checkpoint), 2, args.seq_len, generator
+            load_checkpoint(args.checkpoint)[0], 2, args.seq_len, generator
         )
     except ValueError as error:
         parser.error(str(error))

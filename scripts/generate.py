@@ -1,4 +1,4 @@
-"""Sample text from a character language model checkpoint (no Hydra needed).
+"""Sample text from a character language model checkpoint (torch only: no Lightning, no Hydra).
 
 Examples::
 
@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from seqmodels.tasks import LanguageModelTask
+from seqmodels.models.inference import TextGenerator
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -29,12 +29,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     args = parser.parse_args(argv)
 
-    task = LanguageModelTask.load_from_checkpoint(args.checkpoint, map_location=args.device)
+    text_generator = TextGenerator.from_checkpoint(args.checkpoint, map_location=args.device)
     generator = None
     if args.seed is not None:
         generator = torch.Generator(args.device).manual_seed(args.seed)
     try:
-        text = task.generate_text(args.prompt, args.length, args.temperature, args.top_k, generator)
+        text = text_generator.generate(
+            args.prompt, args.length, args.temperature, args.top_k, generator
+        )
     except ValueError as error:  # e.g. a prompt character the model has never seen
         parser.error(str(error))
     print(text)

@@ -1,4 +1,4 @@
-"""Decode sentences with a trained seq2seq checkpoint (no Hydra needed).
+"""Decode sentences with a trained seq2seq checkpoint (torch only: no Lightning, no Hydra).
 
 Examples::
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
-from seqmodels.tasks.seq2seq import Seq2SeqTask
+from seqmodels.models.inference import Translator
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,9 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     sentences = args.sentences or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not sentences:
         parser.error("no input sentence (give them as arguments or on stdin)")
-    task = Seq2SeqTask.load_from_checkpoint(args.checkpoint, map_location=torch.device("cpu"))
+    translator = Translator.from_checkpoint(args.checkpoint)
     for source, output in zip(
-        sentences, task.translate(sentences, args.beam_size, args.max_len), strict=True
+        sentences, translator.translate(sentences, args.beam_size, args.max_len), strict=True
     ):
         print(f"{source}\t{output}")
 

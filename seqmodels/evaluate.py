@@ -5,7 +5,8 @@ Compose the experiment the checkpoint was trained with, so the data module is th
     python scripts/evaluate.py experiment=sine ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt
 
 The model and its data-dependent arguments (sizes, scaler, vocabulary) come from the checkpoint,
-loaded with ``TaskClass.load_from_checkpoint`` (the class named by ``cfg.task._target_``).
+loaded with ``TaskClass.load_from_checkpoint`` (the class named by ``cfg.task._target_``); they
+must equal those the data module describes (:meth:`seqmodels.data.base.DataSpec.check_task`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     task_class = get_class(cfg.task._target_)
     task = task_class.load_from_checkpoint(path, map_location="cpu")
     datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.describe().check_task(task.hparams)
     trainer = build_trainer(cfg)
     metrics: dict[str, float] = {}
     for results in trainer.test(task, datamodule=datamodule):

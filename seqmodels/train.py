@@ -21,23 +21,24 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from seqmodels.data.base import SequenceDataModule
+
 # the repository's conf/, installed as this package (see pyproject.toml)
 CONFIG_PACKAGE = "seqmodels.conf"
 
 
-def build_task_and_data(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
-    """The data module (set up for fitting) and the task, with the data's model/task arguments.
+def build_task_and_data(cfg: DictConfig) -> tuple[L.LightningModule, SequenceDataModule]:
+    """The data module and the task, joined by the data's :class:`~seqmodels.data.base.DataSpec`.
 
-    The model spec is ``cfg.model`` completed with ``datamodule.model_kwargs`` (sizes that depend
-    on the data); the task also gets ``datamodule.task_kwargs`` (e.g. the scaler or the
-    vocabulary), so its checkpoint carries everything needed to rebuild and use it.
+    The model spec is ``cfg.model`` completed with the spec's model fields (sizes that depend on
+    the data); the task also gets its task fields (e.g. the scaler or the vocabulary), so its
+    checkpoint carries everything needed to rebuild and use it.
     """
     datamodule = instantiate(cfg.data, _convert_="all")
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    spec = {**OmegaConf.to_container(cfg.model, resolve=True), **datamodule.model_kwargs}
+    data = datamodule.describe()
+    model = {**OmegaConf.to_container(cfg.model, resolve=True), **data.model_arguments()}
     task = instantiate(cfg.task, _partial_=True, _convert_="all")(
-        model=spec, **datamodule.task_kwargs
+        model=model, **data.task_arguments()
     )
     return task, datamodule
 

@@ -47,8 +47,8 @@ def test_data_module_splits_90_10_with_a_vocabulary_of_every_character(text_file
     dm = CharTextDataModule(str(text_file), seq_len=8, batch_size=3)
     dm.setup("fit")
     assert sorted(dm.vocab.itos) == sorted(set(TEXT))
-    assert dm.model_kwargs == {"vocab_size": len(set(TEXT))}
-    assert dm.task_kwargs == {"vocab": dm.vocab.itos}
+    assert dm.describe().model_arguments() == {"vocab_size": len(set(TEXT))}
+    assert dm.describe().task_arguments() == {"vocab": dm.vocab.itos}
     assert dm.train_set.streams.shape == (3, 189 // 3)  # first 90% of 210 characters
     assert dm.val_set.streams.shape == (3, 21 // 3)
     inputs, targets = next(iter(dm.train_dataloader()))
@@ -190,7 +190,9 @@ def lm_task_and_data(text_file, **task_kwargs):
     dm.setup("fit")
     spec = {"_target_": "seqmodels.models.CharLM", "embedding_dim": 8, "hidden_size": 16}
     torch.manual_seed(0)
-    task = LanguageModelTask({**spec, **dm.model_kwargs}, **dm.task_kwargs, **task_kwargs)
+    task = LanguageModelTask(
+        {**spec, **dm.describe().model_arguments()}, **dm.describe().task_arguments(), **task_kwargs
+    )
     return task, dm
 
 

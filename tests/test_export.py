@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqmodels.tasks.base import build_model
+from seqmodels.models.spec import build_model
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "export.py"
 MODELS = {

@@ -6,10 +6,10 @@ import torch
 from seqmodels.data.pairs import (
     SyntheticPairsDataModule,
     TranslationDataModule,
-    normalize,
     synthetic_pairs,
     translation_pairs,
 )
+from seqmodels.preprocessing import normalize
 
 
 @pytest.mark.parametrize(
@@ -94,10 +94,10 @@ def test_synthetic_datamodule_splits_vocabularies_and_batches():
     ]
     assert len(set(sources)) == 100  # the splits do not overlap
     assert dm.src_vocab.itos[:4] == ["<pad>", "<sos>", "<eos>", "<unk>"]
-    assert dm.model_kwargs == {
+    assert dm.describe().model_arguments() == {
         "src_vocab_size": 30, "tgt_vocab_size": 30, "pad_id": 0, "sos_id": 1, "eos_id": 2,
     }  # fmt: skip
-    assert dm.task_kwargs["level"] == "char" and dm.task_kwargs["tgt_vocab"] == dm.tgt_vocab.itos
+    assert dm.describe().level == "char" and dm.describe().tgt_vocab == dm.tgt_vocab.itos
     src, lengths, tgt = next(iter(dm.val_dataloader()))
     assert src.shape == (8, int(lengths.max())) and tgt.shape == (8, src.size(1) + 1)
     for row, n, target in zip(src, lengths, tgt, strict=True):
@@ -124,7 +124,7 @@ def test_translation_datamodule_reads_a_tsv(tmp_path):
     dm.prepare_data()
     dm.setup()
     assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 15
-    assert dm.task_kwargs["level"] == "word"
+    assert dm.describe().level == "word"
     assert "froid" in dm.src_vocab and "cold" in dm.tgt_vocab
     src, lengths, tgt = next(iter(dm.train_dataloader()))
     assert src.dtype == tgt.dtype == torch.long and lengths.shape == (4,)

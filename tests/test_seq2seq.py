@@ -356,8 +356,8 @@ def copy_task_and_data(**task_kwargs):
                                   batch_size=16)  # fmt: skip
     dm.setup("fit")
     spec = {"_target_": "seqmodels.models.Seq2Seq", "embedding_dim": 8, "hidden_size": 16,
-            "attention": "bahdanau", **dm.model_kwargs}  # fmt: skip
-    return Seq2SeqTask(spec, **dm.task_kwargs, **task_kwargs), dm
+            "attention": "bahdanau", **dm.describe().model_arguments()}  # fmt: skip
+    return Seq2SeqTask(spec, **dm.describe().task_arguments(), **task_kwargs), dm
 
 
 def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
@@ -380,8 +380,10 @@ def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
     assert any(tag.startswith("test/samples") for tag in events.Tags()["tensors"])
 
     other_data = type(dm)("copy", num_pairs=60, min_len=2, max_len=4, vocab_size=4)
-    with pytest.raises(ValueError, match="data module's vocabularies differ from the task's"):
-        trainer.test(task, datamodule=other_data, verbose=False)
+    with pytest.raises(
+        ValueError, match="data module's src_vocab, tgt_vocab differ from the task's"
+    ):
+        other_data.describe().check_task(task.hparams)
 
     trainer.save_checkpoint(tmp_path / "copy.ckpt")
     loaded = Seq2SeqTask.load_from_checkpoint(tmp_path / "copy.ckpt")
@@ -406,6 +408,6 @@ def test_task_checks_its_arguments():
         task.translate(["abc", ""])
     spec = task.hparams.model
     with pytest.raises(ValueError, match="tgt_vocab has 5 tokens but the model expects"):
-        type(task)(spec, dm.task_kwargs["src_vocab"], dm.task_kwargs["tgt_vocab"][:5])
+        type(task)(spec, dm.describe().src_vocab, dm.describe().tgt_vocab[:5])
     with pytest.raises(ValueError, match="teacher_forcing must lie in"):
-        type(task)(spec, **dm.task_kwargs, teacher_forcing=1.5)
+        type(task)(spec, **dm.describe().task_arguments(), teacher_forcing=1.5)

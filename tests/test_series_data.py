@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from seqmodels.data.scaling import Scaler
 from seqmodels.data.series import (
     SeriesDataModule,
     cosine_wave,
@@ -13,6 +12,7 @@ from seqmodels.data.series import (
     read_csv_series,
     sine_wave,
 )
+from seqmodels.preprocessing import Scaler
 
 
 def test_waves_follow_their_formula():
@@ -81,7 +81,7 @@ def test_split_is_chronological_and_scaler_is_fitted_on_train_only():
     targets = [torch.stack([y for _, y, _ in part]) for part in parts]
     assert targets[0].max() < targets[1].min() and targets[1].max() < targets[2].min()
     # the training pairs cover points 0..61: they span [-1, 1]; later points lie above 1
-    assert dm.task_kwargs == {
+    assert dm.describe().task_arguments() == {
         "target_shift": 30.5,
         "target_scale": 30.5,
         "season": None,
@@ -89,15 +89,15 @@ def test_split_is_chronological_and_scaler_is_fitted_on_train_only():
     }
     assert targets[0].min() > -1 and targets[0].max() == 1
     assert targets[1].min() > 1
-    assert dm.model_kwargs == {"input_size": 1, "output_size": 1, "seq_len": 5}
+    assert dm.describe().model_arguments() == {"input_size": 1, "output_size": 1, "seq_len": 5}
 
 
 def test_mase_scale_is_the_seasonal_naive_error_on_the_training_part():
     series = torch.arange(60.0) % 4 + torch.arange(60.0) * 0.5  # season 4 plus a trend
     dm = SeriesDataModule(series, seq_len=8, season=4, val_fraction=0.25, test_fraction=0.25)
     dm.setup("fit")
-    assert dm.task_kwargs["season"] == 4
-    assert dm.task_kwargs["mase_scale"] == pytest.approx(2.0)  # 4 steps of trend 0.5
+    assert dm.describe().season == 4
+    assert dm.describe().mase_scale == pytest.approx(2.0)  # 4 steps of trend 0.5
 
 
 @pytest.mark.parametrize("kind", ["minmax", "standard", "none"])
@@ -130,7 +130,7 @@ def test_covariates_are_scaled_with_their_own_statistics_and_published_as_input_
     assert x.shape[1:] == (5, 2) and y.shape[1:] == (2,) and future.shape[1:] == (2, 1)
     torch.testing.assert_close(x[..., 0], x[..., 1])  # both columns span [-1, 1] on train
     torch.testing.assert_close(y, future[..., 0])
-    assert dm.model_kwargs == {"input_size": 2, "output_size": 2, "seq_len": 5}
+    assert dm.describe().model_arguments() == {"input_size": 2, "output_size": 2, "seq_len": 5}
 
 
 def test_horizon_sets_output_size():
@@ -138,7 +138,7 @@ def test_horizon_sets_output_size():
     dm.setup("fit")
     x, y, _ = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (10, 1) and y.shape[1:] == (3,)
-    assert dm.model_kwargs["output_size"] == 3
+    assert dm.describe().output_size == 3
 
 
 def test_csv_series_feeds_the_data_module(tmp_path):

@@ -9,9 +9,9 @@ import torch
 from seqmodels.data.text_classification import (
     LengthBucketSampler,
     TextClassificationDataModule,
-    tokenize,
 )
 from seqmodels.models.classifier import SequenceClassifier
+from seqmodels.preprocessing import tokenize
 from seqmodels.tasks.classification import ClassificationTask, confusion_figure
 
 TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nnot good\t0\n"
@@ -39,8 +39,12 @@ def test_vocabulary_and_labels_come_from_the_training_file_only(tsv_dir):
     dm.setup("fit")
     assert dm.vocab.itos[:4] == ["<pad>", "<unk>", "good", "movie"]
     assert "awful" not in dm.vocab
-    assert dm.model_kwargs == {"vocab_size": len(dm.vocab), "num_classes": 2, "padding_idx": 0}
-    assert dm.task_kwargs == {
+    assert dm.describe().model_arguments() == {
+        "vocab_size": len(dm.vocab),
+        "num_classes": 2,
+        "padding_idx": 0,
+    }
+    assert dm.describe().task_arguments() == {
         "vocab": dm.vocab.itos,
         "labels": ["0", "1"],
         "remove_html_breaks": False,
@@ -185,9 +189,9 @@ def fit_classifier(tsv_dir, tmp_path, **trainer_kwargs):
     spec = {"_target_": "seqmodels.models.SequenceClassifier", "embedding_dim": 8, "hidden_size": 8}
     torch.manual_seed(0)
     task = ClassificationTask(
-        {**spec, **dm.model_kwargs},
+        {**spec, **dm.describe().model_arguments()},
         optimizer=partial(torch.optim.Adam, lr=0.05),
-        **dm.task_kwargs,
+        **dm.describe().task_arguments(),
     )
     trainer_kwargs = {"max_epochs": 25, **trainer_kwargs}
     trainer = L.Trainer(

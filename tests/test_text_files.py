@@ -12,9 +12,8 @@ from seqmodels.data.text_classification import (
     TextClassificationDataModule,
     read_labeled_texts,
     sorted_labels,
-    tokenize,
-    truncate,
 )
+from seqmodels.preprocessing import tokenize, truncate
 
 # Separators that str.splitlines() breaks at but that are text inside a row.
 SEPARATORS = ["\u0085", "\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"]
@@ -186,7 +185,7 @@ def test_csv_with_word_labels_trains_with_the_label_order_in_task_kwargs(tmp_pat
     dm = module(tmp_path)
     dm.setup("fit")
     assert dm.labels == ["negative", "positive"]
-    assert dm.task_kwargs["labels"] == ["negative", "positive"]
+    assert dm.describe().labels == ["negative", "positive"]
     assert [label for _, label in dm.train_set] == [1, 0, 1]
     assert "awful" not in dm.vocab  # the held-out row
     assert {"gem", "see", "br"} <= set(dm.vocab.itos)
@@ -202,7 +201,7 @@ def test_html_breaks_can_be_removed_by_the_tokenizer(tmp_path):
     ]
     dm = module(tmp_path, remove_html_breaks=True)
     dm.setup("fit")
-    assert "br" not in dm.vocab and dm.task_kwargs["remove_html_breaks"] is True
+    assert "br" not in dm.vocab and dm.describe().remove_html_breaks is True
 
 
 @pytest.mark.parametrize(
@@ -223,7 +222,7 @@ def test_max_length_cuts_every_file_and_logs_how_many_texts(tmp_path, caplog):
     assert dm.vocab.decode(dm.train_set[2][0]) == [".", "great", "cast"]
     assert len(dm.val_set[0][0]) == 2  # "awful plot" is shorter than max_length
     assert "train.csv: 3 of 4 texts cut to max_length=3 tokens (keep='tail')" in caplog.text
-    assert (dm.task_kwargs["max_length"], dm.task_kwargs["keep"]) == (3, "tail")
+    assert (dm.describe().max_length, dm.describe().keep) == (3, "tail")
 
 
 def test_bad_truncation_settings_are_named(tmp_path):
@@ -281,7 +280,9 @@ def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(t
     spec = {"_target_": "seqmodels.models.SequenceClassifier", "embedding_dim": 8, "hidden_size": 8}
     torch.manual_seed(0)
     task = ClassificationTask(
-        {**spec, **dm.model_kwargs}, optimizer=partial(torch.optim.Adam, lr=0.05), **dm.task_kwargs
+        {**spec, **dm.describe().model_arguments()},
+        optimizer=partial(torch.optim.Adam, lr=0.05),
+        **dm.describe().task_arguments(),
     )
     trainer = L.Trainer(
         max_epochs=25,

@@ -19,8 +19,8 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate
+from seqmodels.models.spec import build_model
 from seqmodels.tasks import ClassificationTask, RegressionTask
-from seqmodels.tasks.base import build_model
 from seqmodels.train import CONFIG_PACKAGE, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,6 +292,17 @@ def test_evaluate_reproduces_the_test_metrics_of_training(trained_run, tmp_path)
     eval_overrides = [o for o in overrides if not o.startswith("trainer.max_epochs")]
     tested = evaluate(compose_config([*eval_overrides, f"ckpt_path={best}"], tmp_path, "eval"))
     assert tested == {k: v for k, v in metrics.items() if k.startswith("test/")}
+
+
+def test_evaluate_refuses_data_other_than_the_checkpoint_s(trained_run, tmp_path):
+    overrides, output_dir, _ = trained_run
+    other = [
+        *overrides,
+        "data.series.amplitude=2.0",
+        f"ckpt_path={output_dir}/checkpoints/last.ckpt",
+    ]
+    with pytest.raises(ValueError, match="target_scale, mase_scale differ from the task.s"):
+        evaluate(compose_config(other, tmp_path, "eval"))
 
 
 def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqmodels.data import files
-from seqmodels.data.vocab import PAD, UNK, Vocabulary
+from seqmodels.preprocessing import PAD, UNK, Vocabulary
 
 
 def test_build_puts_specials_first_then_tokens_by_frequency_then_first_appearance():

@@ -1,5 +1,7 @@
-"""LightningDataModules for the ready tasks."""
+"""LightningDataModules for the ready tasks, each describing its data with a typed DataSpec."""
 
+from seqmodels.data.base import DataSpec as DataSpec
+from seqmodels.data.base import SequenceDataModule as SequenceDataModule
 from seqmodels.data.char_text import CharTextDataModule as CharTextDataModule
 from seqmodels.data.pairs import SyntheticPairsDataModule as SyntheticPairsDataModule
 from seqmodels.data.pairs import TranslationDataModule as TranslationDataModule
@@ -7,4 +9,3 @@ from seqmodels.data.series import SeriesDataModule as SeriesDataModule
 from seqmodels.data.text_classification import (
     TextClassificationDataModule as TextClassificationDataModule,
 )
-from seqmodels.data.vocab import Vocabulary as Vocabulary

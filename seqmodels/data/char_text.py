@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from seqmodels.data.base import CharTextSpec, SequenceDataModule
 from seqmodels.data.files import data_file
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.preprocessing import Vocabulary
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -71,7 +71,7 @@ class BPTTWindows(Dataset):
         return streams[:, start:stop], streams[:, start + 1 : stop + 1]
 
 
-class CharTextDataModule(L.LightningDataModule):
+class CharTextDataModule(SequenceDataModule):
     r"""Any text file as a character stream, for character language models.
 
     The vocabulary holds every character of the file (most frequent first). The first
@@ -86,8 +86,9 @@ class CharTextDataModule(L.LightningDataModule):
     else as given if it exists, else under ``$SEQMODELS_DATA_DIR``. Preset (``conf/data``):
     ``tinyshakespeare`` (1.1 M characters, 65 distinct).
 
-    After :meth:`setup`, :attr:`model_kwargs` is ``{"vocab_size": V}`` and :attr:`task_kwargs`
-    ``{"vocab": [...]}`` (id -> character), which the task keeps in its checkpoint.
+    :meth:`describe` gives a :class:`~seqmodels.data.base.CharTextSpec`: the model's
+    ``vocab_size`` and the task's ``vocab`` (id -> character), which the task keeps in its
+    checkpoint.
 
     Under DDP (a Trainer with ``world_size`` :math:`R > 1` attached when :meth:`setup` runs), each
     split is cut into ``R * batch_size`` streams and process ``r`` reads streams
@@ -104,6 +105,8 @@ class CharTextDataModule(L.LightningDataModule):
     Example::
 
         >>> dm = CharTextDataModule("tinyshakespeare/input.txt", seq_len=100, batch_size=32)
+        >>> dm.describe().vocab_size  # doctest: +SKIP
+        65
         >>> dm.setup("fit")  # doctest: +SKIP
         >>> inputs, targets = next(iter(dm.train_dataloader()))  # (32, 100) each  # doctest: +SKIP
     """
@@ -129,17 +132,19 @@ class CharTextDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         data_file(self.file, self.data_dir)
 
+    def load(self) -> None:
+        path = data_file(self.file, self.data_dir)
+        text = path.read_text(encoding="utf-8")
+        if not text:
+            raise ValueError(f"{path} is empty")
+        self.vocab = Vocabulary.build([text])
+        ids = torch.tensor(self.vocab.encode(text))
+        n_train = round(len(ids) * (1 - self.val_fraction))
+        self.train_ids, self.val_ids = ids[:n_train], ids[n_train:]
+
     def setup(self, stage: str | None = None) -> None:
-        if self.vocab is None:
-            path = data_file(self.file, self.data_dir)
-            text = path.read_text(encoding="utf-8")
-            if not text:
-                raise ValueError(f"{path} is empty")
-            self.vocab = Vocabulary.build([text])
-            ids = torch.tensor(self.vocab.encode(text))
-            n_train = round(len(ids) * (1 - self.val_fraction))
-            self.train_ids, self.val_ids = ids[:n_train], ids[n_train:]
-        # the Trainer calls setup again in each process, with its world size known
+        super().setup(stage)
+        # the Trainer calls setup in each process, with its world size known
         replicas = self.trainer.world_size if self.trainer is not None else 1
         self.train_set = self._windows(self.train_ids, replicas)
         self.val_set = self._windows(self.val_ids, replicas)
@@ -147,13 +152,8 @@ class CharTextDataModule(L.LightningDataModule):
     def _windows(self, ids: torch.Tensor, replicas: int) -> BPTTWindows:
         return BPTTWindows(batchify(ids, replicas * self.batch_size), self.seq_len, replicas)
 
-    @property
-    def model_kwargs(self) -> dict:
-        return {"vocab_size": len(self.vocab)}
-
-    @property
-    def task_kwargs(self) -> dict:
-        return {"vocab": list(self.vocab.itos)}
+    def spec(self) -> CharTextSpec:
+        return CharTextSpec(vocab_size=len(self.vocab), vocab=list(self.vocab.itos))
 
     def _loader(self, windows: BPTTWindows) -> DataLoader:
         sampler = None

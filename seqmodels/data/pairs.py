@@ -2,28 +2,24 @@
 
 Both DataModules yield batches ``(src, src_lengths, tgt)`` of shapes ``(N, S)``, ``(N,)``,
 ``(N, T)``: the source ids padded with ``<pad>``, and the target ids followed by ``<eos>`` and
-padding (no ``<sos>``; :class:`seqmodels.seq2seq.Seq2Seq` adds it).
+padding (no ``<sos>``; :class:`seqmodels.models.Seq2Seq` adds it).
 """
 
 from __future__ import annotations
 
 import random
-import re
 import string
-import unicodedata
 from collections.abc import Sequence
 from functools import partial
 
-import lightning as L
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
+from seqmodels.data.base import PairsSpec, SequenceDataModule
 from seqmodels.data.files import data_file
-from seqmodels.data.vocab import PAD, UNK, Vocabulary
+from seqmodels.preprocessing import EOS, PAD, SOS, UNK, Vocabulary, normalize
 
-SOS = "<sos>"
-EOS = "<eos>"
 SPECIALS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every pairs vocabulary
 
 Pair = tuple[list[str], list[str]]
@@ -85,19 +81,6 @@ def synthetic_pairs(
     )
 
 
-def normalize(text: str) -> str:
-    """Lowercase ASCII with accents stripped, ``.!?`` split off and other symbols turned to spaces
-    (the PyTorch seq2seq tutorial's normalisation).
-
-    >>> normalize("Ça alors !  J'ai   gagné.")
-    'ca alors ! j ai gagne .'
-    """
-    text = unicodedata.normalize("NFD", text.lower().strip())
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    text = re.sub(r"([.!?])", r" \1", text)
-    return re.sub(r"[^a-z.!?]+", " ", text).strip()
-
-
 def translation_pairs(
     lines: Sequence[str],
     direction: str = "fr-en",
@@ -142,7 +125,7 @@ def collate_pairs(
     return src, lengths, pad_sequence(list(targets), batch_first=True, padding_value=pad_id)
 
 
-class PairsDataModule(L.LightningDataModule):
+class PairsDataModule(SequenceDataModule):
     """Base of the pairs DataModules: split, vocabularies, encoding and loaders.
 
     Subclasses implement :meth:`load_pairs`. Pairs are shuffled with ``seed`` and split into
@@ -150,9 +133,9 @@ class PairsDataModule(L.LightningDataModule):
     vocabularies (specials ``<pad>``, ``<sos>``, ``<eos>``, ``<unk>`` = ids 0..3, then tokens
     seen at least ``min_freq`` times) come from the training split.
 
-    After :meth:`setup`, :attr:`model_kwargs` holds the vocabulary sizes and special ids, and
-    :attr:`task_kwargs` the vocabularies' ``itos`` and the token ``level`` (``"char"`` or
-    ``"word"``), which the task keeps in its checkpoint to decode.
+    :meth:`describe` gives a :class:`~seqmodels.data.base.PairsSpec`: the model's vocabulary
+    sizes and special ids, and the task's vocabularies (``itos``) and token ``level``
+    (``"char"`` or ``"word"``), which the task keeps in its checkpoint to decode.
     """
 
     level = "char"
@@ -184,9 +167,7 @@ class PairsDataModule(L.LightningDataModule):
     def load_pairs(self) -> list[Pair]:
         raise NotImplementedError
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.src_vocab is not None:
-            return
+    def load(self) -> None:
         pairs = self.load_pairs()
         if len(pairs) < 3:
             raise ValueError(
@@ -208,19 +189,17 @@ class PairsDataModule(L.LightningDataModule):
             for s, t in pairs
         ]
 
-    @property
-    def model_kwargs(self) -> dict:
-        ids = {f"{name}_id": SPECIALS.index(token) for name, token in
-               (("pad", PAD), ("sos", SOS), ("eos", EOS))}  # fmt: skip
-        return {"src_vocab_size": len(self.src_vocab), "tgt_vocab_size": len(self.tgt_vocab), **ids}
-
-    @property
-    def task_kwargs(self) -> dict:
-        return {
-            "src_vocab": list(self.src_vocab.itos),
-            "tgt_vocab": list(self.tgt_vocab.itos),
-            "level": self.level,
-        }
+    def spec(self) -> PairsSpec:
+        return PairsSpec(
+            src_vocab_size=len(self.src_vocab),
+            tgt_vocab_size=len(self.tgt_vocab),
+            pad_id=SPECIALS.index(PAD),
+            sos_id=SPECIALS.index(SOS),
+            eos_id=SPECIALS.index(EOS),
+            src_vocab=list(self.src_vocab.itos),
+            tgt_vocab=list(self.tgt_vocab.itos),
+            level=self.level,
+        )
 
     def _loader(self, dataset: list, shuffle: bool) -> DataLoader:
         return DataLoader(
@@ -255,10 +234,9 @@ class SyntheticPairsDataModule(PairsDataModule):
     Example::
 
         >>> dm = SyntheticPairsDataModule("reverse", num_pairs=100, min_len=3, max_len=5)
-        >>> dm.setup()
-        >>> src, src_lengths, tgt = next(iter(dm.train_dataloader()))
-        >>> dm.model_kwargs["src_vocab_size"]
+        >>> dm.describe().src_vocab_size
         30
+        >>> src, src_lengths, tgt = next(iter(dm.train_dataloader()))
     """
 
     level = "char"

@@ -11,20 +11,20 @@ the target and the rest covariates) becomes input/target pairs by sliding a wind
 
 so 1000 points with ``seq_len=5, horizon=1`` give 995 pairs. The pairs are split in time order
 (train, then validation, then test) and every column is scaled (min-max to :math:`[-1, 1]`,
-standard, or not at all, see :mod:`seqmodels.data.scaling`) with statistics of the points the
-training pairs cover, so nothing from the future leaks in. Real series come from CSV files:
-:func:`~seqmodels.data.csv_series.read_csv_series`.
+standard, or not at all, see :mod:`seqmodels.preprocessing.scaling`) with statistics of the
+points the training pairs cover, so nothing from the future leaks in. Real series come from CSV
+files: :func:`~seqmodels.data.csv_series.read_csv_series`.
 """
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from seqmodels.data.base import SequenceDataModule, SeriesSpec
 from seqmodels.data.csv_series import read_csv_series
-from seqmodels.data.scaling import SCALINGS, Scaler
+from seqmodels.preprocessing import SCALINGS, Scaler
 
 __all__ = [
     "SeriesDataModule",
@@ -112,7 +112,7 @@ def make_windows(series: Tensor, seq_len: int, horizon: int = 1) -> tuple[Tensor
     return windows[:, :seq_len], future[..., 0], future[..., 1:]
 
 
-class SeriesDataModule(L.LightningDataModule):
+class SeriesDataModule(SequenceDataModule):
     """Windows of a series (target and optional covariates) for forecasting, split in time order.
 
     Args:
@@ -132,15 +132,16 @@ class SeriesDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes.
 
     Batches are ``(inputs (N, seq_len, F), targets (N, horizon), future_covariates (N, horizon,
-    F - 1))``, scaled. After ``setup()``: ``model_kwargs`` is ``{"input_size": F, "output_size":
-    horizon, "seq_len": seq_len}`` and ``task_kwargs`` gives the task the target's scaler
-    (``target_shift``, ``target_scale``), the ``season`` and ``mase_scale``, the mean absolute
-    error of the seasonal-naive (or, without a season, the naive) one-step forecast over the
-    training part, in original units.
+    F - 1))``, scaled. :meth:`describe` gives a :class:`~seqmodels.data.base.SeriesSpec`: the
+    model's ``input_size`` (``F``), ``output_size`` (``horizon``) and ``seq_len``, and the task's
+    target scaling (``target_shift``, ``target_scale``), ``season`` and ``mase_scale``, the mean
+    absolute error of the seasonal-naive (or, without a season, the naive) one-step forecast over
+    the training part, in original units.
 
     Example:
         >>> dm = SeriesDataModule(sine_wave(1000), seq_len=5)
-        >>> dm.setup("fit")
+        >>> dm.describe().model_arguments()
+        {'input_size': 1, 'output_size': 1, 'seq_len': 5}
         >>> len(dm.train_set), len(dm.val_set), len(dm.test_set)
         (795, 100, 100)
     """
@@ -182,9 +183,7 @@ class SeriesDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.scaler: Scaler | None = None
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.scaler is not None:
-            return
+    def load(self) -> None:
         inputs, targets, future = make_windows(self.series, self.seq_len, self.horizon)
         n = len(inputs)
         n_test, n_val = round(n * self.test_fraction), round(n * self.val_fraction)
@@ -212,25 +211,17 @@ class SeriesDataModule(L.LightningDataModule):
         train_target = train_points[:, 0]
         self.mase_scale = (train_target[lag:] - train_target[:-lag]).abs().mean().item()
 
-    @property
-    def model_kwargs(self) -> dict:
-        return {
-            "input_size": self.series.size(1),
-            "output_size": self.horizon,
-            "seq_len": self.seq_len,
-        }
-
-    @property
-    def task_kwargs(self) -> dict:
-        if self.scaler is None:
-            raise RuntimeError("call setup() before reading task_kwargs")
+    def spec(self) -> SeriesSpec:
         target = self.scaler.column(0)
-        return {
-            "target_shift": target.shift.item(),
-            "target_scale": target.scale.item(),
-            "season": self.season,
-            "mase_scale": self.mase_scale,
-        }
+        return SeriesSpec(
+            input_size=self.series.size(1),
+            output_size=self.horizon,
+            seq_len=self.seq_len,
+            target_shift=target.shift.item(),
+            target_scale=target.scale.item(),
+            season=self.season,
+            mase_scale=self.mase_scale,
+        )
 
     def _loader(self, dataset, shuffle: bool = False) -> DataLoader:
         return DataLoader(

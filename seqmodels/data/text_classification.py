@@ -10,55 +10,14 @@ from collections.abc import Iterator
 from functools import partial
 from typing import NamedTuple
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
+from seqmodels.data.base import SequenceDataModule, TextClassificationSpec
 from seqmodels.data.files import column_index, data_file, read_table, table_format
-from seqmodels.data.vocab import PAD, UNK, Vocabulary
+from seqmodels.preprocessing import PAD, UNK, Vocabulary, tokenize, truncate
 
 log = logging.getLogger(__name__)
-
-TOKEN_PATTERN = re.compile(r"'?\w+|[^\w\s]")
-HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-KEEPS = ("head", "tail", "both")
-
-
-def tokenize(text: str, remove_html_breaks: bool = False) -> list[str]:
-    """Lowercases ``text`` and splits it into words (with a leading apostrophe, as in ``'s``) and
-    single punctuation marks. With ``remove_html_breaks``, HTML line breaks (``<br />``,
-    ``<br>``, ``<BR/>``, ...) count as spaces, as in scraped reviews.
-
-    >>> tokenize("It's a GREAT film!")
-    ['it', "'s", 'a', 'great', 'film', '!']
-    >>> tokenize("Great.<br /><br />See it", remove_html_breaks=True)
-    ['great', '.', 'see', 'it']
-    """
-    if remove_html_breaks:
-        text = HTML_BREAK.sub(" ", text)
-    return TOKEN_PATTERN.findall(text.lower())
-
-
-def truncate(tokens: list[str], max_length: int | None, keep: str = "head") -> list[str]:
-    """At most ``max_length`` tokens (None: all of them), keeping the ``"head"`` (the first ones),
-    the ``"tail"`` (the last ones) or ``"both"`` (the first ``max_length - max_length // 2`` and
-    the last ``max_length // 2``).
-
-    >>> truncate(list("abcdefg"), 4, "both")
-    ['a', 'b', 'f', 'g']
-    """
-    if keep not in KEEPS:
-        raise ValueError(f"keep must be one of {KEEPS}, got {keep!r}")
-    if max_length is not None and max_length < 1:
-        raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
-    if max_length is None or len(tokens) <= max_length:
-        return tokens
-    if keep == "head":
-        return tokens[:max_length]
-    if keep == "tail":
-        return tokens[-max_length:]
-    tail = max_length // 2
-    return tokens[: max_length - tail] + (tokens[-tail:] if tail else [])
 
 
 class LabeledText(NamedTuple):
@@ -139,7 +98,7 @@ def pad_batch(
     return tokens, lengths, torch.tensor(labels)
 
 
-class TextClassificationDataModule(L.LightningDataModule):
+class TextClassificationDataModule(SequenceDataModule):
     r"""Texts with class labels, from TSV or CSV files (:func:`read_labeled_texts`).
 
     **Files.** Each file is a table with a header row (or none, ``header=False``): TSV or CSV by
@@ -179,11 +138,11 @@ class TextClassificationDataModule(L.LightningDataModule):
     used for validation and test) and ``sst2`` (GLUE SST-2; its labelled dev set is used for
     validation and test, as GLUE hides the test labels).
 
-    After :meth:`setup`, :attr:`model_kwargs` holds ``vocab_size``, ``num_classes`` and
-    ``padding_idx``, and :attr:`task_kwargs` the ``vocab`` (id -> token), the ``labels``
-    (class -> label as written in the file) and the text settings (``remove_html_breaks``,
-    ``max_length``, ``keep``), which the task keeps in its checkpoint to read new texts the same
-    way.
+    :meth:`describe` gives a :class:`~seqmodels.data.base.TextClassificationSpec`: the model's
+    ``vocab_size``, ``num_classes`` and ``padding_idx``, and the task's ``vocab`` (id -> token),
+    ``labels`` (class -> label as written in the file) and text settings
+    (``remove_html_breaks``, ``max_length``, ``keep``), which the task keeps in its checkpoint to
+    read new texts the same way.
 
     Example::
 
@@ -191,7 +150,8 @@ class TextClassificationDataModule(L.LightningDataModule):
         ...     "reviews/train.csv", val_file=None, test_file="reviews/test.csv",
         ...     text_column="review", label_column="sentiment", max_length=400,
         ...     remove_html_breaks=True)
-        >>> dm.setup("fit")  # doctest: +SKIP
+        >>> dm.describe().labels  # doctest: +SKIP
+        ['negative', 'positive']
         >>> tokens, lengths, labels = next(iter(dm.train_dataloader()))  # doctest: +SKIP
     """
 
@@ -243,9 +203,7 @@ class TextClassificationDataModule(L.LightningDataModule):
             if name is not None:
                 data_file(name, self.data_dir)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.vocab is not None:
-            return
+    def load(self) -> None:
         train = self._tokenized(self.train_file)
         if self.val_file is None:
             n_val = max(1, round(len(train) * self.val_fraction))
@@ -314,23 +272,17 @@ class TextClassificationDataModule(L.LightningDataModule):
             if label in classes
         ]
 
-    @property
-    def model_kwargs(self) -> dict:
-        return {
-            "vocab_size": len(self.vocab),
-            "num_classes": len(self.labels),
-            "padding_idx": self.vocab.pad_index,
-        }
-
-    @property
-    def task_kwargs(self) -> dict:
-        return {
-            "vocab": list(self.vocab.itos),
-            "labels": list(self.labels),
-            "remove_html_breaks": self.remove_html_breaks,
-            "max_length": self.max_length,
-            "keep": self.keep,
-        }
+    def spec(self) -> TextClassificationSpec:
+        return TextClassificationSpec(
+            vocab_size=len(self.vocab),
+            num_classes=len(self.labels),
+            padding_idx=self.vocab.pad_index,
+            vocab=list(self.vocab.itos),
+            labels=list(self.labels),
+            remove_html_breaks=self.remove_html_breaks,
+            max_length=self.max_length,
+            keep=self.keep,
+        )
 
     def _loader(self, dataset: list, sampler: Sampler | list[int] | None = None) -> DataLoader:
         return DataLoader(

@@ -2,13 +2,13 @@
 
 A task owns one model (a plain ``nn.Module`` from :mod:`seqmodels.models`), its loss and its
 metrics. The model is given as a *spec dict* ``{"_target_": "pkg.module.Class", **kwargs}`` and
-built with :func:`build_model` (importlib, no Hydra), so ``save_hyperparameters()`` records it
-and ``MyTask.load_from_checkpoint(path)`` rebuilds the model anywhere, without Hydra.
+built with :func:`seqmodels.models.spec.build_model` (importlib, no Hydra), so
+``save_hyperparameters()`` records it and ``MyTask.load_from_checkpoint(path)`` rebuilds the
+model anywhere, without Hydra; :mod:`seqmodels.models.inference` rebuilds it without Lightning.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from torch import nn
 
-from seqmodels.models.seq2seq import upgrade_spec
+from seqmodels.models.spec import build_model
 
 matplotlib.use("Agg")  # figures are rendered off-screen, for TensorBoard only
 
@@ -27,33 +27,13 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
-def build_model(spec: Mapping[str, Any]) -> nn.Module:
-    """Build a model from a spec dict ``{"_target_": "dotted.path.Class", **kwargs}``.
-
-    Example:
-        >>> build_model({"_target_": "torch.nn.Linear", "in_features": 3, "out_features": 1})
-        Linear(in_features=3, out_features=1, bias=True)
-    """
-    if "_target_" not in spec:
-        raise ValueError(
-            f"model spec needs a '_target_' key (dotted class path), got keys {list(spec)}"
-        )
-    kwargs = upgrade_spec(spec)  # older checkpoints' seq2seq names
-    target = kwargs.pop("_target_")
-    module_name, _, class_name = str(target).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"model spec '_target_': cannot import {target!r} ({error})") from error
-    return cls(**kwargs)
-
-
 class SequenceTask(L.LightningModule):
     r"""Base class of the ready tasks (regression, classification, language model, seq2seq).
 
     What the base does, so subclasses only write their step logic:
 
-    * builds ``self.model`` from the ``model`` spec dict (see :func:`build_model`);
+    * builds ``self.model`` from the ``model`` spec dict (see
+      :func:`seqmodels.models.spec.build_model`);
     * records every constructor argument of the subclass chain as hyperparameters (no need to
       call ``save_hyperparameters`` again), except ``optimizer`` and ``scheduler``: those are
       callables, so checkpoints keep plain data only and load with ``weights_only=True``. They go

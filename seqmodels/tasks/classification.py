@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import time
 
-import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import Accuracy, ConfusionMatrix, F1Score, MetricCollection
 
-from seqmodels.data.text_classification import tokenize, truncate
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.models.inference import TextClassifier
+from seqmodels.preprocessing import Vocabulary, truncate
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["ClassificationTask"]
@@ -34,11 +33,11 @@ class ClassificationTask(SequenceTask):
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`); its
             ``num_classes`` must equal ``len(labels)``.
-        vocab: the vocabulary, id -> token (the data module's ``task_kwargs``).
-        labels: class id -> label as written in the data (the data module's ``task_kwargs``).
+        vocab: the vocabulary, id -> token (a field of the data's ``TextClassificationSpec``).
+        labels: class id -> label as written in the data (a field of the same spec).
         remove_html_breaks, max_length, keep: how :meth:`predict` reads a text, as the data
-            module did (its ``task_kwargs``; see
-            :class:`~seqmodels.data.text_classification.TextClassificationDataModule`).
+            module did (fields of the same spec; see :func:`seqmodels.preprocessing.tokenize`
+            and :func:`seqmodels.preprocessing.truncate`).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
 
     Example::
@@ -134,35 +133,27 @@ class ClassificationTask(SequenceTask):
             return
         self.log_figure(f"{stage}/confusion_matrix", confusion_figure(matrix, self.labels))
 
+    @property
+    def classifier(self) -> TextClassifier:
+        """The model with the vocabulary, labels and text settings: inference without Lightning
+        (:class:`seqmodels.models.inference.TextClassifier`)."""
+        if self.vocab is None:
+            raise ValueError("predict needs the vocabulary: build the task with vocab=...")
+        settings = {
+            name: self.hparams[name] for name in ("remove_html_breaks", "max_length", "keep")
+        }
+        return TextClassifier(self.model, self.vocab, self.labels, **settings)
+
     def encode(self, texts: list[str]) -> tuple[Tensor, Tensor]:
         """Token ids and lengths of raw texts, tokenized and truncated as in training.
 
         Returns ``(tokens, lengths)`` of shapes ``(N, L)`` (padded) and ``(N,)``.
         """
-        if self.vocab is None:
-            raise ValueError("predict needs the vocabulary: build the task with vocab=...")
-        ids = []
-        for text in texts:
-            tokens = tokenize(text, self.hparams.remove_html_breaks)
-            if not tokens:
-                raise ValueError(f"cannot classify a text without any token: {text!r}")
-            tokens = truncate(tokens, self.hparams.max_length, self.hparams.keep)
-            ids.append(torch.tensor(self.vocab.encode(tokens)))
-        lengths = torch.tensor([len(i) for i in ids])
-        tokens = nn.utils.rnn.pad_sequence(
-            ids, batch_first=True, padding_value=self.vocab.pad_index
-        )
-        return tokens, lengths
+        return self.classifier.encode(texts)
 
-    @torch.no_grad()
     def predict(self, texts: list[str]) -> list[str]:
         """The predicted label of each text (tokenized and truncated as in training)."""
-        tokens, lengths = self.encode(texts)
-        was_training = self.training
-        self.eval()
-        classes = self.model(tokens.to(self.device), lengths.to(self.device)).argmax(-1)
-        self.train(was_training)
-        return [self.labels[c] for c in classes.tolist()]
+        return self.classifier.predict(texts)
 
 
 def confusion_figure(matrix: Tensor, labels: list[str]) -> Figure:

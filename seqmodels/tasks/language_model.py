@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqmodels.data.vocab import Vocabulary
+from seqmodels.models.inference import TextGenerator
+from seqmodels.preprocessing import Vocabulary
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["LanguageModelTask"]
@@ -41,7 +42,7 @@ class LanguageModelTask(SequenceTask):
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        vocab: the vocabulary, id -> character (the data module's ``task_kwargs``).
+        vocab: the vocabulary, id -> character (a field of the data's ``CharTextSpec``).
         sample_prompt: prompt of the validation samples; None starts from the most frequent
             character.
         sample_length: characters generated for each sample (0: no sample).
@@ -135,11 +136,10 @@ class LanguageModelTask(SequenceTask):
         top_k: int | None = None,
         generator: torch.Generator | None = None,
     ) -> str:
-        """The prompt followed by ``max_new_tokens`` sampled characters (see
-        :meth:`seqmodels.models.CharLM.generate`); None prompts with the most frequent character."""
+        """The prompt followed by ``max_new_tokens`` sampled characters: see
+        :meth:`seqmodels.models.inference.TextGenerator.generate`, which does it without
+        Lightning."""
         if self.vocab is None:
             raise ValueError("generate_text needs the vocabulary: build the task with vocab=...")
-        prompt = self.vocab.itos[0] if prompt is None else prompt
-        prompt_ids = torch.tensor(self.vocab.encode(prompt), device=self.device)
-        new = self.model.generate(prompt_ids, max_new_tokens, temperature, top_k, generator)
-        return prompt + "".join(self.vocab.decode(new))
+        text_generator = TextGenerator(self.model, self.vocab)
+        return text_generator.generate(prompt, max_new_tokens, temperature, top_k, generator)

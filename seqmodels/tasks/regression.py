@@ -13,8 +13,9 @@ from torchmetrics import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqmodels.data.scaling import Scaler
+from seqmodels.models.inference import Forecaster
 from seqmodels.models.mlp import WindowMLP
+from seqmodels.preprocessing import Scaler
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["RegressionTask"]
@@ -54,14 +55,14 @@ class RegressionTask(SequenceTask):
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        target_shift, target_scale: the target's global scaling (the data module's
-            ``task_kwargs``): original value = scaled value * target_scale + target_shift.
+        target_shift, target_scale: the target's global scaling (fields of the data's
+            ``SeriesSpec``): original value = scaled value * target_scale + target_shift.
         season: season length for the seasonal-naive baseline, or ``None``.
         mase_scale: denominator of the MASE, in original units (``None``: no MASE).
         strategy: ``"direct"`` or ``"recursive"``.
         mlp_hidden_size: width of the MLP baseline's two hidden layers (0: no MLP baseline). The
             MLP needs the window length: it is built when the model spec has a ``seq_len`` (the
-            data module's ``model_kwargs`` give it).
+            data's ``SeriesSpec`` gives it).
         rollout_steps: length of the free rollout drawn in the figure (0: none).
         **kwargs: ``optimizer``, ``scheduler``, ... of :class:`~seqmodels.tasks.base.SequenceTask`.
     """
@@ -122,6 +123,12 @@ class RegressionTask(SequenceTask):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
+
+    def forecast(self, window: Tensor, steps: int) -> Tensor:
+        """The ``steps`` values after a univariate ``window`` ``(L,)`` or ``(N, L)``, both in the
+        series' units: see :meth:`seqmodels.models.inference.Forecaster.forecast`, which does it
+        without Lightning."""
+        return Forecaster(self.model, self.scaler).forecast(window, steps)
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x, y = batch[:2]  # (N, L, F), (N, H)

@@ -9,8 +9,8 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from seqmodels.data.pairs import EOS, PairsDataModule, normalize
-from seqmodels.data.vocab import PAD, Vocabulary
+from seqmodels.models.inference import Translator
+from seqmodels.preprocessing import EOS, Vocabulary
 from seqmodels.tasks.base import SequenceTask
 
 __all__ = ["Seq2SeqTask"]
@@ -36,8 +36,8 @@ class Seq2SeqTask(SequenceTask):
 
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
-        src_vocab, tgt_vocab: the vocabularies' tokens in id order (the data module's
-            ``task_kwargs``), kept in the checkpoint to decode.
+        src_vocab, tgt_vocab: the vocabularies' tokens in id order (fields of the data's
+            ``PairsSpec``), kept in the checkpoint to decode.
         level: ``"char"`` or ``"word"``: how text is split into tokens and joined back.
         label_smoothing: label smoothing of the cross-entropy.
         teacher_forcing: probability of feeding the true previous token during training.
@@ -70,17 +70,13 @@ class Seq2SeqTask(SequenceTask):
         **kwargs,
     ) -> None:
         super().__init__(model, **kwargs)
-        if level not in ("char", "word"):
-            raise ValueError(f"level must be 'char' or 'word', got {level!r}")
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must lie in [0, 1], got {teacher_forcing}")
         self.src_vocab, self.tgt_vocab = Vocabulary(src_vocab), Vocabulary(tgt_vocab)
-        for name, vocab, size in (
-            ("src_vocab", self.src_vocab, self.model.src_vocab_size),
-            ("tgt_vocab", self.tgt_vocab, self.model.tgt_vocab_size),
-        ):
-            if len(vocab) != size:
-                raise ValueError(f"{name} has {len(vocab)} tokens but the model expects {size}")
+        # raises on a bad level or vocabularies of the wrong sizes
+        self.translator = Translator(
+            self.model, self.src_vocab, self.tgt_vocab, level, beam_size, length_penalty, max_len
+        )
         self.pad_id = self.model.pad_id
         self.metrics = nn.ModuleDict(
             {
@@ -100,39 +96,7 @@ class Seq2SeqTask(SequenceTask):
         )
         self._samples: dict = {}
 
-    # ---- text <-> ids ------------------------------------------------------------------------
-
-    def tokenize(self, text: str) -> list[str]:
-        """Tokens of ``text`` as in training: normalised words, or characters."""
-        return normalize(text).split() if self.hparams.level == "word" else list(text)
-
-    def detokenize(self, ids: Tensor | list[int]) -> list[str]:
-        """Target tokens of ``ids`` up to (without) ``<eos>``, padding dropped."""
-        tokens = []
-        for token in self.tgt_vocab.decode(ids):
-            if token == EOS:
-                break
-            if token != PAD:
-                tokens.append(token)
-        return tokens
-
-    def _join(self, tokens: list[str]) -> str:
-        return (" " if self.hparams.level == "word" else "").join(tokens)
-
     # ---- steps -------------------------------------------------------------------------------
-
-    def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule
-        if isinstance(datamodule, PairsDataModule):
-            kwargs = datamodule.task_kwargs
-            if (kwargs["src_vocab"], kwargs["tgt_vocab"]) != (
-                self.src_vocab.itos,
-                self.tgt_vocab.itos,
-            ):
-                raise ValueError(
-                    "the data module's vocabularies differ from the task's (e.g. a checkpoint "
-                    "trained on other data): build the data with the options used in training"
-                )
 
     def _loss(self, logits: Tensor, tgt: Tensor) -> Tensor:
         return nn.functional.cross_entropy(
@@ -175,8 +139,8 @@ class Seq2SeqTask(SequenceTask):
         metrics = self.metrics[stage]
         metrics["acc"].update(logits.argmax(-1), tgt)
         out = self._decode(src, src_lengths)
-        predictions = [self.detokenize(row) for row in out.tokens.tolist()]
-        targets = [self.detokenize(row) for row in tgt.tolist()]
+        predictions = [self.translator.detokenize(row) for row in out.tokens.tolist()]
+        targets = [self.translator.detokenize(row) for row in tgt.tolist()]
         matches = [p == t for p, t in zip(predictions, targets, strict=True)]
         metrics["exact_match"].update(torch.tensor(matches, dtype=torch.float))
         metrics["bleu"].update([" ".join(p) for p in predictions], [[" ".join(t)] for t in targets])
@@ -206,10 +170,9 @@ class Seq2SeqTask(SequenceTask):
             return
         rows = ["| source | target | prediction |", "| --- | --- | --- |"]
         triples = zip(samples["sources"], samples["targets"], samples["predictions"], strict=True)
+        join = self.translator.join
         for source, target, prediction in list(triples)[:n]:
-            rows.append(
-                f"| {self._join(source)} | {self._join(target)} | {self._join(prediction)} |"
-            )
+            rows.append(f"| {join(source)} | {join(target)} | {join(prediction)} |")
         self.log_text(f"{stage}/samples", "\n".join(rows))
         if samples["attention"] is not None:
             self.log_figure(f"{stage}/attention", self._attention_figure(samples, n))
@@ -230,27 +193,10 @@ class Seq2SeqTask(SequenceTask):
 
     # ---- inference ---------------------------------------------------------------------------
 
-    @torch.no_grad()
     def translate(
         self, texts: list[str], beam_size: int | None = None, max_len: int | None = None
     ) -> list[str]:
-        """Decode each text (tokenized as in training); unknown tokens become ``<unk>``."""
-        ids = []
-        for text in texts:
-            tokens = self.tokenize(text)
-            if not tokens:
-                raise ValueError(f"cannot translate a text without any token: {text!r}")
-            ids.append(torch.tensor(self.src_vocab.encode(tokens)))
-        lengths = torch.tensor([len(i) for i in ids])
-        src = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=self.pad_id)
-        was_training = self.training
-        self.eval()
-        out = self.model.generate(
-            src.to(self.device),
-            lengths,
-            max_len=max_len or self.hparams.max_len,
-            beam_size=beam_size or self.hparams.beam_size,
-            length_penalty=self.hparams.length_penalty,
-        )
-        self.train(was_training)
-        return [self._join(self.detokenize(row)) for row in out.tokens.tolist()]
+        """Decode each text (tokenized as in training); unknown tokens become ``<unk>``. See
+        :meth:`seqmodels.models.inference.Translator.translate`, which does it without Lightning.
+        """
+        return self.translator.translate(texts, beam_size, max_len)

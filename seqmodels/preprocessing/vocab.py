@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 PAD = "<pad>"
 UNK = "<unk>"
+SOS = "<sos>"  # start and end of a sequence, for seq2seq
+EOS = "<eos>"
 
 
 class Vocabulary:
