@@ -196,17 +196,9 @@ def lm_task_and_data(text_file, **task_kwargs):
     return task, dm
 
 
-def trainer(tmp_path, **kwargs):
-    defaults = {"max_epochs": 1, "logger": False, "enable_checkpointing": False}
-    return L.Trainer(
-        **{**defaults, **kwargs},
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
-
-
-def test_state_is_carried_detached_across_windows_and_reset_each_epoch(text_file, tmp_path):
+def test_state_is_carried_detached_across_windows_and_reset_each_epoch(
+    text_file, tmp_path, quiet_trainer
+):
     task, dm = lm_task_and_data(text_file)
     calls = []
     forward = task.model.forward
@@ -218,7 +210,7 @@ def test_state_is_carried_detached_across_windows_and_reset_each_epoch(text_file
         return logits, new_state
 
     task.model.forward = spy
-    trainer(tmp_path, max_epochs=2, limit_val_batches=0).fit(task, datamodule=dm)
+    quiet_trainer(max_epochs=2, limit_val_batches=0).fit(task, datamodule=dm)
     windows = len(dm.train_set)  # 62 columns of 3 streams -> 8 windows of up to 8 characters
     initial, final = calls[0::2], calls[1::2]
     assert len(initial) == 2 * windows
@@ -230,12 +222,12 @@ def test_state_is_carried_detached_across_windows_and_reset_each_epoch(text_file
 
 
 def test_validation_metrics_are_means_over_characters_and_a_sample_is_logged(
-    text_file, tmp_path, monkeypatch
+    text_file, tmp_path, monkeypatch, quiet_trainer
 ):
     task, dm = lm_task_and_data(text_file, sample_prompt="to", sample_length=12)
     samples = []
     monkeypatch.setattr(task, "log_text", lambda tag, text: samples.append((tag, text)))
-    fit = trainer(tmp_path, limit_train_batches=2)
+    fit = quiet_trainer(max_epochs=1, limit_train_batches=2)
     fit.fit(task, datamodule=dm)
     total, count, state = 0.0, 0, None
     with torch.no_grad():
@@ -255,10 +247,10 @@ def test_validation_metrics_are_means_over_characters_and_a_sample_is_logged(
 
 
 def test_checkpoint_carries_the_vocabulary_and_generate_script_samples_from_it(
-    text_file, tmp_path, capsys
+    text_file, tmp_path, capsys, quiet_trainer
 ):
     task, dm = lm_task_and_data(text_file, sample_length=0)
-    fit = trainer(tmp_path, limit_train_batches=2, limit_val_batches=0)
+    fit = quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0)
     fit.fit(task, datamodule=dm)
     fit.save_checkpoint(tmp_path / "lm.ckpt")
     generate = runpy.run_path(str(SCRIPTS / "generate.py"))["main"]

@@ -69,17 +69,7 @@ def make_batches(n=40, seq_len=5):
     return DataLoader(TensorDataset(x, y), batch_size=16)
 
 
-def quiet_trainer(**kwargs):
-    options = dict(
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        logger=False,
-        enable_checkpointing=False,
-    )
-    return L.Trainer(accelerator="cpu", **{**options, **kwargs})
-
-
-def test_metrics_are_in_original_units_beside_the_baselines():
+def test_metrics_are_in_original_units_beside_the_baselines(quiet_trainer):
     loader = make_batches()
     task = RegressionTask(
         REGRESSOR, target_shift=200.0, target_scale=100.0, season=2, mase_scale=50.0
@@ -118,14 +108,14 @@ def test_seasonal_naive_repeats_the_windows_last_season_over_the_horizon():
     "spec, mlp_hidden_size",
     [(REGRESSOR, 0), ({**REGRESSOR, "seq_len": None}, 64)],  # no window length: no MLP
 )
-def test_without_season_or_mlp_only_persistence_is_logged(spec, mlp_hidden_size):
+def test_without_season_or_mlp_only_persistence_is_logged(spec, mlp_hidden_size, quiet_trainer):
     task = RegressionTask(spec, mlp_hidden_size=mlp_hidden_size)
     (metrics,) = quiet_trainer().test(task, make_batches(), verbose=False)
     assert {name for name in metrics if "_" in name} == {"test/persistence_rmse"}
     assert task.baseline_mlp is None
 
 
-def test_the_mlp_baseline_shares_the_models_windows_and_normalisation_and_learns():
+def test_the_mlp_baseline_shares_the_models_windows_and_normalisation_and_learns(quiet_trainer):
     spec = {**REGRESSOR, "norm": "mean", "difference": True, "affine": True}
     task = RegressionTask(spec, mlp_hidden_size=16)
     mlp = task.baseline_mlp
@@ -153,7 +143,7 @@ def test_recursive_strategy_trains_one_step_and_rolls_it_out_over_the_horizon():
     assert reloaded.model.output_size == 1
 
 
-def test_direct_strategy_with_covariates_evaluates_three_part_batches():
+def test_direct_strategy_with_covariates_evaluates_three_part_batches(quiet_trainer):
     spec = {**REGRESSOR, "input_size": 3, "output_size": 2}
     task = RegressionTask(spec, strategy="direct", season=2)
     x, y, future = torch.randn(40, 5, 3), torch.randn(40, 2), torch.randn(40, 2, 2)
@@ -168,7 +158,7 @@ def test_unknown_strategy_is_an_error():
         RegressionTask(REGRESSOR, strategy="seq2seq")
 
 
-def test_forecast_figure_goes_to_tensorboard(tmp_path):
+def test_forecast_figure_goes_to_tensorboard(tmp_path, quiet_trainer):
     logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="", version="")
     task = RegressionTask({**REGRESSOR, "output_size": 3}, rollout_steps=10)
     trainer = quiet_trainer(logger=logger, max_epochs=1, limit_train_batches=1)

@@ -15,13 +15,7 @@ VOCAB = 9
 NAMES_ERROR = "attention must be one of 'none', 'bahdanau', 'luong_dot', 'luong_general', "
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models
 
 
 def tiny(**kwargs) -> Seq2Seq:
@@ -360,8 +354,7 @@ def copy_task_and_data(**task_kwargs):
     return Seq2SeqTask(spec, **dm.describe().task_arguments(), **task_kwargs), dm
 
 
-def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
-    import lightning as L
+def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path, quiet_trainer):
     from lightning.pytorch.loggers import TensorBoardLogger
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -369,8 +362,7 @@ def test_task_logs_metrics_figures_and_samples_and_reloads(tmp_path):
 
     task, dm = copy_task_and_data(beam_size=2, max_len=6, num_samples=2, label_smoothing=0.1)
     logger = TensorBoardLogger(tmp_path, name="", version="")
-    trainer = L.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False, log_every_n_steps=1,
-                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer = quiet_trainer(max_epochs=2, logger=logger, log_every_n_steps=1)
     trainer.fit(task, datamodule=dm)
     assert {"val/loss", "val/acc", "val/exact_match", "val/bleu"} <= trainer.callback_metrics.keys()
     (results,) = trainer.test(task, datamodule=dm, verbose=False)

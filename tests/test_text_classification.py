@@ -18,15 +18,10 @@ TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nn
 TEST = "text\tlabel\ngood\t1\nawful film\t0\n"
 
 
-def write(path, text):
-    path.write_text(text)
-    return str(path)
-
-
 @pytest.fixture
-def tsv_dir(tmp_path):
-    write(tmp_path / "train.tsv", TRAIN)
-    write(tmp_path / "test.tsv", TEST)
+def tsv_dir(tmp_path, write_file):
+    write_file(tmp_path / "train.tsv", TRAIN)
+    write_file(tmp_path / "test.tsv", TEST)
     return tmp_path
 
 
@@ -94,8 +89,8 @@ def test_without_a_val_file_the_last_rows_are_held_out_and_test_is_val(tsv_dir):
     assert dm.test_set is dm.val_set
 
 
-def test_evaluation_batches_go_in_order_of_length(tsv_dir):
-    write(tsv_dir / "val.tsv", "text\tlabel\na b c\t1\nd\t0\ne f\t1\n")
+def test_evaluation_batches_go_in_order_of_length(tsv_dir, write_file):
+    write_file(tsv_dir / "val.tsv", "text\tlabel\na b c\t1\nd\t0\ne f\t1\n")
     dm = TextClassificationDataModule("train.tsv", "val.tsv", data_dir=str(tsv_dir), batch_size=3)
     dm.setup("fit")
     _, lengths, labels = next(iter(dm.val_dataloader()))
@@ -111,8 +106,8 @@ def test_evaluation_batches_go_in_order_of_length(tsv_dir):
         ("text\tlabel\n", "holds no rows"),
     ],
 )
-def test_malformed_files_are_errors_naming_file_and_line(tmp_path, content, message):
-    dm = TextClassificationDataModule(write(tmp_path / "bad.tsv", content), val_file=None)
+def test_malformed_files_are_errors_naming_file_and_line(tmp_path, content, message, write_file):
+    dm = TextClassificationDataModule(write_file(tmp_path / "bad.tsv", content), val_file=None)
     with pytest.raises(ValueError, match=f"bad.tsv.*{message}"):
         dm.setup("fit")
 
@@ -183,7 +178,7 @@ def test_bad_arguments_are_named():
 # ---- ClassificationTask ------------------------------------------------------------------------
 
 
-def fit_classifier(tsv_dir, tmp_path, **trainer_kwargs):
+def fit_classifier(tsv_dir, quiet_trainer, **trainer_kwargs):
     dm = TextClassificationDataModule("train.tsv", "test.tsv", data_dir=str(tsv_dir), batch_size=4)
     dm.setup("fit")
     spec = {"_target_": "seqmodels.models.SequenceClassifier", "embedding_dim": 8, "hidden_size": 8}
@@ -194,20 +189,13 @@ def fit_classifier(tsv_dir, tmp_path, **trainer_kwargs):
         **dm.describe().task_arguments(),
     )
     trainer_kwargs = {"max_epochs": 25, **trainer_kwargs}
-    trainer = L.Trainer(
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-        **trainer_kwargs,
-    )
+    trainer = quiet_trainer(num_sanity_val_steps=0, **trainer_kwargs)
     trainer.fit(task, datamodule=dm)
     return task, trainer
 
 
-def test_task_learns_and_its_checkpoint_predicts_without_hydra(tsv_dir, tmp_path):
-    task, trainer = fit_classifier(tsv_dir, tmp_path, logger=False)
+def test_task_learns_and_its_checkpoint_predicts_without_hydra(tsv_dir, tmp_path, quiet_trainer):
+    task, trainer = fit_classifier(tsv_dir, quiet_trainer, logger=False)
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/f1"} <= set(
         trainer.callback_metrics
     )
@@ -233,11 +221,13 @@ def test_predict_reads_texts_with_the_settings_of_training():
         ClassificationTask(spec, vocab, ["neg", "pos"], max_length=3, keep="start")
 
 
-def test_confusion_matrix_figure_goes_to_tensorboard_at_each_validation(tsv_dir, tmp_path):
+def test_confusion_matrix_figure_goes_to_tensorboard_at_each_validation(
+    tsv_dir, tmp_path, quiet_trainer
+):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="", version="")
-    fit_classifier(tsv_dir, tmp_path, logger=logger, max_epochs=2)
+    fit_classifier(tsv_dir, quiet_trainer, logger=logger, max_epochs=2)
     events = EventAccumulator(str(tmp_path)).Reload()
     assert len(events.Images("val/confusion_matrix")) == 2
 

@@ -19,11 +19,6 @@ from seqmodels.preprocessing import tokenize, truncate
 SEPARATORS = ["\u0085", "\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"]
 
 
-def write(path, text, encoding="utf-8"):
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
 def reviews_csv(path, rows, header=("id", "review", "sentiment", "rating")):
     """A CSV written by the csv module (as spreadsheets and pandas write them)."""
     with path.open("w", newline="", encoding="utf-8") as file:
@@ -52,33 +47,33 @@ def module(tmp_path, **kwargs):
 # ---- reading tables ----------------------------------------------------------------------------
 
 
-def test_rows_end_only_at_newlines_and_unicode_separators_stay_in_the_text(tmp_path):
+def test_rows_end_only_at_newlines_and_unicode_separators_stay_in_the_text(tmp_path, write_file):
     text = "a" + "b".join(SEPARATORS) + "z"
-    path = write(tmp_path / "t.tsv", f"text\tlabel\r\n{text}\t1\r\nnext\t0\n")
+    path = write_file(tmp_path / "t.tsv", f"text\tlabel\r\n{text}\t1\r\nnext\t0\n")
     rows = read_table(path, "tsv")
     assert [row.line for row in rows] == [1, 2, 3]
     assert rows[1].fields == [text, "1"] and rows[2].fields == ["next", "0"]
 
 
-def test_quoted_fields_hold_delimiters_doubled_quotes_and_newlines(tmp_path):
+def test_quoted_fields_hold_delimiters_doubled_quotes_and_newlines(tmp_path, write_file):
     path = reviews_csv(tmp_path / "r.csv", TRAIN_ROWS)
     rows = read_table(path, "csv")
     assert rows[1].fields == ["1", 'A "gem", truly.\nSee it.', "positive", "9"]
     assert [row.line for row in rows] == [1, 2, 4, 5, 6]  # the first review spans lines 2-3
-    tsv = write(tmp_path / "q.tsv", 'text\tlabel\n"tab\there\nand a newline"\t1\nplain\t0\n')
+    tsv = write_file(tmp_path / "q.tsv", 'text\tlabel\n"tab\there\nand a newline"\t1\nplain\t0\n')
     assert [row.fields for row in read_table(tsv, "tsv")[1:]] == [
         ["tab\there\nand a newline", "1"],
         ["plain", "0"],
     ]
 
 
-def test_without_quoting_quotes_are_plain_characters(tmp_path):
-    path = write(tmp_path / "t.tsv", 'text\tlabel\n"Bromwell High" is a cartoon\t1\n')
+def test_without_quoting_quotes_are_plain_characters(tmp_path, write_file):
+    path = write_file(tmp_path / "t.tsv", 'text\tlabel\n"Bromwell High" is a cartoon\t1\n')
     assert read_table(path, "tsv", quoting=False)[1].fields == ['"Bromwell High" is a cartoon', "1"]
 
 
-def test_a_byte_order_mark_is_skipped(tmp_path):
-    path = write(tmp_path / "t.csv", "review,sentiment\ngood,pos\n", encoding="utf-8-sig")
+def test_a_byte_order_mark_is_skipped(tmp_path, write_file):
+    path = write_file(tmp_path / "t.csv", "review,sentiment\ngood,pos\n", encoding="utf-8-sig")
     assert read_table(path, "csv")[0].fields == ["review", "sentiment"]
 
 
@@ -115,14 +110,14 @@ def test_columns_are_found_by_header_name_or_index():
         ("a,b\nx\ry,2\n", r"t.csv, line 2: a carriage return \(\\r\) inside an unquoted field"),
     ],
 )
-def test_malformed_tables_name_the_file_and_line(tmp_path, content, message):
-    path = write(tmp_path / "t.csv", content)
+def test_malformed_tables_name_the_file_and_line(tmp_path, content, message, write_file):
+    path = write_file(tmp_path / "t.csv", content)
     with pytest.raises(ValueError, match=message):
         read_table(path, "csv")
 
 
-def test_bytes_that_are_not_utf8_name_their_line(tmp_path):
-    path = write(tmp_path / "t.csv", "a,b\ngood,1\ncaf\xe9,0\n", encoding="latin-1")
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path, write_file):
+    path = write_file(tmp_path / "t.csv", "a,b\ngood,1\ncaf\xe9,0\n", encoding="latin-1")
     with pytest.raises(ValueError, match=r"t.csv, line 3: not UTF-8.*re-encode"):
         read_table(path, "csv")
 
@@ -156,8 +151,8 @@ def test_labelled_texts_come_from_named_columns_of_a_csv_with_extra_columns(tmp_
     assert read_labeled_texts(path, text_column=1, label_column=3)[0].label == "9"
 
 
-def test_label_first_files_without_a_header(tmp_path):
-    path = write(tmp_path / "r.tsv", "1\tgood film\n0\tbad film\n")
+def test_label_first_files_without_a_header(tmp_path, write_file):
+    path = write_file(tmp_path / "r.tsv", "1\tgood film\n0\tbad film\n")
     texts = read_labeled_texts(path, text_column=1, label_column=0, header=False)
     assert [(t.line, t.text, t.label) for t in texts] == [
         (1, "good film", "1"),
@@ -165,8 +160,8 @@ def test_label_first_files_without_a_header(tmp_path):
     ]
 
 
-def test_labelled_text_errors(tmp_path):
-    path = write(tmp_path / "r.csv", "review,sentiment\ngood, \n")
+def test_labelled_text_errors(tmp_path, write_file):
+    path = write_file(tmp_path / "r.csv", "review,sentiment\ngood, \n")
     with pytest.raises(ValueError, match=r"r.csv, line 2, column 'sentiment': empty label"):
         read_labeled_texts(path, "review", "sentiment")
     with pytest.raises(ValueError, match="text_column 'review' and label_column 0 are the same"):
@@ -269,8 +264,9 @@ def test_skip_bad_rows_drops_them_and_logs_the_count(tmp_path, caplog):
     assert "test.csv: dropped 1 rows whose label is not a training label" in caplog.text
 
 
-def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(tmp_path):
-    import lightning as L
+def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(
+    tmp_path, quiet_trainer
+):
     import torch
 
     from seqmodels.tasks import ClassificationTask
@@ -284,15 +280,7 @@ def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(t
         optimizer=partial(torch.optim.Adam, lr=0.05),
         **dm.describe().task_arguments(),
     )
-    trainer = L.Trainer(
-        max_epochs=25,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(max_epochs=25, num_sanity_val_steps=0)
     trainer.fit(task, datamodule=dm)
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     loaded = ClassificationTask.load_from_checkpoint(tmp_path / "model.ckpt")

@@ -6,7 +6,6 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import lightning as L
 import pytest
 import setuptools
 import torch
@@ -30,6 +29,8 @@ EXPERIMENTS = sorted(
     for path in CONFIGS.joinpath("experiment").iterdir()
     if path.name.endswith(".yaml")
 )
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models
 
 # Every run in these tests: quiet, on CPU, no sanity check.
 QUIET = ["callbacks.rich_progress_bar=null", "trainer.accelerator=cpu"]
@@ -55,15 +56,6 @@ SMALL_SINE = [
     "logger=csv",
     *QUIET,
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train"):
@@ -256,10 +248,10 @@ def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
         train(compose_config([*SMALL_SINE, *exploding], tmp_path))
 
 
-def test_nan_validation_loss_names_the_stage_and_batch():
+def test_nan_validation_loss_names_the_stage_and_batch(quiet_trainer):
     task = RegressionTask({"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 4})
     batches = DataLoader(TensorDataset(torch.full((4, 3, 1), float("nan")), torch.zeros(4, 1)))
-    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = quiet_trainer()
     with pytest.raises(FloatingPointError, match=r"non-finite val loss \(\[nan\]\) .* val batch 0"):
         trainer.validate(task, batches, verbose=False)
 
