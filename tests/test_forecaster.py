@@ -43,6 +43,14 @@ def test_norm_none_reads_the_window_as_it_is():
     torch.testing.assert_close(model.read, WINDOW)
 
 
+def test_seasonal_norm_reads_like_last_and_anchors_each_step_one_season_back():
+    scale = (3.5 + 1e-5) ** 0.5
+    model = Probe(torch.tensor([[0.0, 1.0, 0.0]]), norm="seasonal", season=2)
+    prediction = model(WINDOW)  # steps 1, 2, 3 anchored at x_3, x_4, x_3 (season 2, repeated)
+    torch.testing.assert_close(model.read[0, :, 0], (WINDOW[0, :, 0] - 6.0) / scale)
+    torch.testing.assert_close(prediction, torch.tensor([[2.0, 6.0 + scale, 2.0]]))
+
+
 def test_differencing_reads_changes_and_sums_the_predicted_changes_onto_the_last_value():
     scale = (3.5 + 1e-5) ** 0.5
     model = Probe(torch.tensor([[1.0, 1.0, -0.5]]), norm="mean", difference=True)
@@ -125,9 +133,16 @@ def test_errors_name_the_shapes_and_options():
     ):
         WindowMLP(seq_len=12)(torch.randn(4, 7, 1))
     with pytest.raises(
-        ValueError, match=r"unknown norm 'robust'; choose one of \['none', 'last', 'mean'\]"
+        ValueError,
+        match=r"unknown norm 'robust'; choose one of \['none', 'last', 'mean', 'seasonal'\]",
     ):
         WindowMLP(norm="robust")
+    with pytest.raises(ValueError, match=r"needs season >= 1 \(got None\) and difference=False"):
+        SequenceRegressor(norm="seasonal")
+    with pytest.raises(ValueError, match=r"and difference=False \(got True\)"):
+        WindowMLP(norm="seasonal", season=12, difference=True)
+    with pytest.raises(ValueError, match=r"season 12 exceeds the window \(7\)"):
+        SequenceRegressor(hidden_size=4, norm="seasonal", season=12)(torch.randn(2, 7, 1))
     model = SequenceRegressor(input_size=2, hidden_size=4)
     with pytest.raises(
         ValueError, match=r"with 1 covariates it needs future_covariates \(N, 2, 1\)"

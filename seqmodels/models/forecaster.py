@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 __all__ = ["NORMS", "WindowForecaster"]
 
-NORMS = ("none", "last", "mean")
+NORMS = ("none", "last", "mean", "seasonal")
 
 
 class WindowForecaster(nn.Module):
@@ -29,6 +29,12 @@ class WindowForecaster(nn.Module):
         \sigma = \sqrt{\mathrm{Var}(x) + \epsilon} \;(1 \text{ for "none"}), \qquad
         z_t = (x_t - \mu) / \sigma
 
+    ``norm="seasonal"`` reads the window as ``"last"`` does but anchors the forecast at the
+    seasonal-naive one, the value one season before each predicted step: with season :math:`s`,
+    :math:`\hat{y}_k = x_{L - s + 1 + ((k - 1) \bmod s)} + \sigma o_k`, so the network predicts
+    the change from last season's value (for series whose season matters more than their last
+    value).
+
     With ``difference``, the network reads :math:`d_t = z_t - z_{t-1}` (:math:`d_1 = 0`) and
     predicts the steps' changes :math:`\delta_k`, summed onto :math:`z_L`; with ``affine`` (RevIN),
     the network's input is :math:`\gamma z + \beta` and its output goes through the inverse, with
@@ -41,10 +47,12 @@ class WindowForecaster(nn.Module):
         input_size: features per step ``F`` (1 for a univariate series).
         output_size: values predicted per window (the data's ``horizon``).
         seq_len: window length ``L``, when the network needs it (or to check inputs).
-        norm: ``"last"``, ``"mean"`` or ``"none"`` (inputs as the data module scaled them).
+        norm: ``"last"``, ``"mean"``, ``"seasonal"`` (needs ``season``) or ``"none"`` (inputs as
+            the data module scaled them).
         difference: read first differences and predict per-step changes.
         affine: learnable RevIN affine map around the network.
         eps: added to the window's variance.
+        season: season length, for ``norm="seasonal"``; at most the window length.
     """
 
     def __init__(
@@ -56,16 +64,22 @@ class WindowForecaster(nn.Module):
         difference: bool = False,
         affine: bool = False,
         eps: float = 1e-5,
+        season: int | None = None,
     ) -> None:
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}")
+        if norm == "seasonal" and (season is None or season < 1 or difference):
+            raise ValueError(
+                "norm='seasonal' anchors the forecast one season back: it needs season >= 1 "
+                f"(got {season}) and difference=False (got {difference})"
+            )
         if input_size < 1 or output_size < 1:
             raise ValueError(
                 f"input_size and output_size must be positive, got {input_size} and {output_size}"
             )
         self.input_size, self.output_size, self.seq_len = input_size, output_size, seq_len
-        self.norm, self.difference, self.eps = norm, difference, eps
+        self.norm, self.difference, self.eps, self.season = norm, difference, eps, season
         self.affine_weight = nn.Parameter(torch.ones(1)) if affine else None
         self.affine_bias = nn.Parameter(torch.zeros(1)) if affine else None
 
@@ -79,7 +93,7 @@ class WindowForecaster(nn.Module):
         if self.norm == "none":
             loc, scale = torch.zeros_like(target[:, :1]), torch.ones_like(target[:, :1])
         else:
-            loc = target[:, -1:] if self.norm == "last" else target.mean(1, keepdim=True)
+            loc = target.mean(1, keepdim=True) if self.norm == "mean" else target[:, -1:]
             scale = (target.var(1, keepdim=True, correction=0) + self.eps).sqrt()  # (N, 1)
         z = (target - loc) / scale
         read = torch.diff(z, dim=1, prepend=z[:, :1]) if self.difference else z
@@ -90,7 +104,17 @@ class WindowForecaster(nn.Module):
             out = (out - self.affine_bias) / (self.affine_weight + self.eps)
         if self.difference:
             out = z[:, -1:] + out.cumsum(1)
+        if self.norm == "seasonal":
+            loc = self._seasonal_naive(target)
         return loc + scale * out
+
+    def _seasonal_naive(self, target: Tensor) -> Tensor:
+        """``(N, output_size)``: for each predicted step, the window's value one season before."""
+        length = target.size(1)
+        if self.season > length:
+            raise ValueError(f"norm='seasonal': season {self.season} exceeds the window ({length})")
+        steps = torch.arange(self.output_size, device=target.device) % self.season
+        return target[:, length - self.season + steps]
 
     def _check_window(self, x: Tensor) -> None:
         length = "L" if self.seq_len is None else self.seq_len

@@ -27,7 +27,8 @@ class WindowMLP(WindowForecaster):
         seq_len: window length ``L`` (the first layer reads ``L * input_size`` values).
         hidden_size: width of each hidden layer.
         num_layers: hidden layers.
-        norm, difference, affine: per-window normalisation.
+        norm, difference, affine, season: per-window normalisation, see
+            :class:`~seqmodels.models.forecaster.WindowForecaster`.
 
     Shape:
         - input: ``(N, seq_len, input_size)``
@@ -49,8 +50,9 @@ class WindowMLP(WindowForecaster):
         norm: str = "last",
         difference: bool = False,
         affine: bool = False,
+        season: int | None = None,
     ) -> None:
-        super().__init__(input_size, output_size, seq_len, norm, difference, affine)
+        super().__init__(input_size, output_size, seq_len, norm, difference, affine, season=season)
         sizes = [seq_len * input_size] + [hidden_size] * num_layers
         layers: list[nn.Module] = []
         for inputs, outputs in pairwise(sizes):

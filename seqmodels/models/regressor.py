@@ -38,7 +38,7 @@ class SequenceRegressor(WindowForecaster):
             ``"mul"``.
         impl: ``"seqmodels"`` or ``"torch"`` (``torch.nn`` layers), see
             :func:`seqmodels.build_recurrent`.
-        norm, difference, affine: per-window normalisation, see
+        norm, difference, affine, season: per-window normalisation, see
             :class:`~seqmodels.models.forecaster.WindowForecaster`.
         highway: add a linear map of the window's target to the output, :math:`o = W h_L + b +
             A z_{1..L}` (the autoregressive "highway" of LSTNet, Lai et al. 2018): the seasonal
@@ -74,12 +74,13 @@ class SequenceRegressor(WindowForecaster):
         norm: str = "last",
         difference: bool = False,
         affine: bool = False,
+        season: int | None = None,
         highway: bool = False,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
     ) -> None:
-        super().__init__(input_size, output_size, seq_len, norm, difference, affine)
+        super().__init__(input_size, output_size, seq_len, norm, difference, affine, season=season)
         if highway and seq_len is None:
             raise ValueError("highway=True needs seq_len, the window length it reads")
         self.bidirectional, self.merge = bidirectional, merge

@@ -95,6 +95,7 @@ class RegressionTask(SequenceTask):
                 norm=self.model.norm,
                 difference=self.model.difference,
                 affine=self.model.affine_weight is not None,
+                season=self.model.season,
             )
         self.baselines = ["persistence", *["seasonal_naive"] * bool(season)]
         self.baselines += ["mlp"] * (self.baseline_mlp is not None)
