@@ -282,8 +282,7 @@ class Recurrent(nn.Module):
             # padded input with lengths: padded back in the caller's layout, contiguous
             padded, _ = pad_packed_sequence(output, self.batch_first, total_length=input.size(0))
             return padded, h_n
-        else:
-            output = data.view(input.size(0), batch_size, -1)  # (L, N, D * H_out)
+        output = data.view(input.size(0), batch_size, -1)  # (L, N, D * H_out)
         if unbatched:
             output = output.squeeze(1)
         elif self.batch_first:

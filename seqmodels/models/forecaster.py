@@ -104,9 +104,8 @@ class WindowForecaster(nn.Module):
             out = (out - self.affine_bias) / (self.affine_weight + self.eps)
         if self.difference:
             out = z[:, -1:] + out.cumsum(1)
-        if self.norm == "seasonal":
-            loc = self._seasonal_naive(target)
-        return loc + scale * out
+        anchor = self._seasonal_naive(target) if self.norm == "seasonal" else loc
+        return anchor + scale * out
 
     def _seasonal_naive(self, target: Tensor) -> Tensor:
         """``(N, output_size)``: for each predicted step, the window's value one season before."""

@@ -123,8 +123,7 @@ class TextGenerator:
         """
         prompt = self.vocab.itos[0] if prompt is None else prompt
         prompt_ids = torch.tensor(self.vocab.encode(prompt), device=_device(self.model))
-        with evaluating(self.model), torch.no_grad():
-            new = self.model.generate(prompt_ids, max_new_tokens, temperature, top_k, generator)
+        new = self.model.generate(prompt_ids, max_new_tokens, temperature, top_k, generator)
         return prompt + "".join(self.vocab.decode(new))
 
 
@@ -222,7 +221,7 @@ class Translator:
             ids.append(torch.tensor(self.src_vocab.encode(tokens)))
         lengths = torch.tensor([len(i) for i in ids])
         src = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=self.model.pad_id)
-        with evaluating(self.model), torch.no_grad():
+        with evaluating(self.model):  # the searches run without gradients
             out = self.model.generate(
                 src.to(_device(self.model)),  # (N, S)
                 lengths,
@@ -358,7 +357,7 @@ class Forecaster:
             raise ValueError(f"window must be (L,) or (N, L), got shape {tuple(window.shape)}")
         x = self.scaler.transform(window.float()).to(_device(self.model))
         x = x.reshape(-1, window.size(-1), 1)  # (N, L, 1)
-        with evaluating(self.model), torch.no_grad():
+        with evaluating(self.model):  # forecast runs without gradients
             scaled = self.model.forecast(x, steps)  # (N, steps)
         forecast = self.scaler.inverse(scaled)
         return forecast[0] if window.dim() == 1 else forecast
