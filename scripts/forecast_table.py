@@ -119,14 +119,27 @@ def darts_lstm_rmse(cfg: DictConfig) -> float:
     return math.sqrt((errors**2).mean())
 
 
-def row(name: str, metrics: dict[str, float], seconds: float, darts: float | None) -> str:
+def chosen_norm(cfg: DictConfig, metrics: dict[str, float]) -> str:
+    """The window normalisation the run tested: ``model.norm``, or with ``auto`` the candidate
+    of lowest validation loss (``select/<name>_val_loss``)."""
+    scores = {
+        key.removeprefix("select/").removesuffix("_val_loss"): value
+        for key, value in metrics.items()
+        if key.startswith("select/")
+    }
+    return min(scores, key=scores.get) if scores else cfg.model.norm
+
+
+def row(
+    name: str, norm: str, metrics: dict[str, float], seconds: float, darts: float | None
+) -> str:
     rmse = metrics["test/rmse"]
     baselines = [metrics.get(f"test/{b}_rmse", math.nan) for b in BASELINES]
     best = min(value for value in baselines if not math.isnan(value))
     cells = [f"{value:.4g}" if not math.isnan(value) else "—" for value in baselines]
     darts_cells = [] if darts is None else [f"{darts:.4g}", f"{rmse / darts:.3f}"]
     return (
-        f"| {name} | {rmse:.4g} | {metrics['test/mase']:.3f} | {' | '.join(cells)} | "
+        f"| {name} | {norm} | {rmse:.4g} | {metrics['test/mase']:.3f} | {' | '.join(cells)} | "
         f"{rmse / best:.3f} | {' | '.join([*darts_cells, f'{seconds:.0f}'])} |"
     )
 
@@ -141,9 +154,9 @@ def main() -> None:
     with_darts = not args.no_darts and importlib.util.find_spec("darts") is not None
     darts_columns = " Darts LSTM RMSE | RMSE / Darts |" if with_darts else ""
     lines = [
-        "| series | RMSE | MASE | persistence RMSE | seasonal naive RMSE | MLP RMSE "
+        "| series | norm | RMSE | MASE | persistence RMSE | seasonal naive RMSE | MLP RMSE "
         f"| RMSE / best baseline |{darts_columns} seconds |",
-        "|---|---|---|---|---|---|---|---|" + "---|---|" * with_darts,
+        "|---|---|---|---|---|---|---|---|---|" + "---|---|" * with_darts,
     ]
     for name in args.series:
         cfg = job_config(name, args.overrides, args.output)
@@ -151,7 +164,7 @@ def main() -> None:
         metrics = train(cfg)
         seconds = time.perf_counter() - start
         darts = darts_lstm_rmse(cfg) if with_darts else None
-        lines.append(row(name, metrics, seconds, darts))
+        lines.append(row(name, chosen_norm(cfg, metrics), metrics, seconds, darts))
         print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
 

@@ -10,6 +10,7 @@ Examples::
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqmodels.data.base import SequenceDataModule
 
@@ -54,17 +55,77 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the task described by ``cfg`` (see ``conf/train.yaml``).
 
+    A forecasting job with ``model.norm=auto`` (the ``csv_series`` default) fits one model per
+    candidate window normalisation (:func:`norm_candidates`), each in
+    ``<paths.output_dir>/norm_<name>`` when there are several, and tests the one with the lowest
+    validation loss (the checkpoint callback's best score): the choice is made on the validation
+    part only.
+
     Returns:
         the final metrics: ``train/*`` and ``val/*`` of the last epoch, and ``test/*`` of the
-        best checkpoint (by the checkpoint callback's monitored metric).
+        best checkpoint (by the checkpoint callback's monitored metric); with ``model.norm=auto``
+        those of the chosen model, and ``select/<name>_val_loss``, each candidate's best score.
     """
+    if cfg.model.get("norm") != "auto":
+        return _test(*_fit(cfg))
+    if not cfg.train:
+        raise ValueError(
+            "model.norm=auto is chosen by fitting (train=true); to test a checkpoint set "
+            "model.norm to the one it was trained with (last or seasonal)"
+        )
+    candidates = norm_candidates(cfg)
+    several = len(candidates) > 1  # one candidate: the run writes where a plain one would
+    runs = {name: _fit(_with_norm(cfg, name, subdirectory=several)) for name in candidates}
+    scores = {name: _validation_score(run[-1]) for name, run in runs.items()}  # run[-1]: trainer
+    chosen = min(scores, key=scores.get)
+    metrics = _test(*runs[chosen])
+    metrics.update({f"select/{name}_val_loss": score for name, score in scores.items()})
+    return metrics
+
+
+def norm_candidates(cfg: DictConfig) -> list[str]:
+    """The window normalisations ``model.norm=auto`` chooses from: ``last`` and, when the model
+    has a season (``model.season``, from ``data.season``), ``seasonal``."""
+    return ["last", "seasonal"] if cfg.model.get("season") else ["last"]
+
+
+def _with_norm(cfg: DictConfig, norm: str, subdirectory: bool) -> DictConfig:
+    """``cfg`` with ``model.norm=norm``, writing under ``<output_dir>/norm_<norm>`` if asked."""
+    cfg = copy.deepcopy(cfg)
+    output_dir = str(cfg.paths.output_dir)  # resolved now: the copy may leave Hydra's context
+    with open_dict(cfg):
+        cfg.model.norm = norm
+        cfg.paths.output_dir = f"{output_dir}/norm_{norm}" if subdirectory else output_dir
+    return cfg
+
+
+def _validation_score(trainer: L.Trainer) -> float:
+    """The checkpoint callback's best score, or the last value of its monitored metric when it
+    saved nothing (``fast_dev_run``)."""
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.best_model_score is not None:
+        return float(callback.best_model_score)
+    if callback is not None and callback.monitor in trainer.callback_metrics:
+        return float(trainer.callback_metrics[callback.monitor])
+    raise ValueError(
+        "model.norm=auto chooses by the checkpoint callback's monitored validation metric: keep "
+        "callbacks.model_checkpoint with a monitor that the task logs"
+    )
+
+
+def _fit(cfg: DictConfig) -> tuple[DictConfig, L.LightningModule, SequenceDataModule, L.Trainer]:
     L.seed_everything(cfg.seed, workers=True)
     task, datamodule = build_task_and_data(cfg)
     trainer = build_trainer(cfg)
-    metrics: dict[str, float] = {}
     if cfg.train:
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        metrics.update(_floats(trainer.callback_metrics))
+    return cfg, task, datamodule, trainer
+
+
+def _test(
+    cfg: DictConfig, task: L.LightningModule, datamodule: SequenceDataModule, trainer: L.Trainer
+) -> dict[str, float]:
+    metrics = _floats(trainer.callback_metrics) if cfg.train else {}
     if cfg.test:
         best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
         for results in trainer.test(task, datamodule=datamodule, ckpt_path=best or None):

@@ -137,6 +137,8 @@ def test_errors_name_the_shapes_and_options():
         match=r"unknown norm 'robust'; choose one of \['none', 'last', 'mean', 'seasonal'\]",
     ):
         WindowMLP(norm="robust")
+    with pytest.raises(ValueError, match=r"norm='auto' is a choice of the training job"):
+        SequenceRegressor(norm="auto")
     with pytest.raises(ValueError, match=r"needs season >= 1 \(got None\) and difference=False"):
         SequenceRegressor(norm="seasonal")
     with pytest.raises(ValueError, match=r"and difference=False \(got True\)"):

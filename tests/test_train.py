@@ -227,6 +227,30 @@ def test_same_seed_gives_the_same_metrics(tmp_path):
     assert first == second
 
 
+def test_norm_auto_tests_the_candidate_with_the_lower_validation_loss(tmp_path):
+    seasonal_sine = [*SMALL_SINE, "data.season=10"]
+    auto = train(compose_config([*seasonal_sine, "model.norm=auto"], tmp_path / "auto"))
+    scores = {name: auto[f"select/{name}_val_loss"] for name in ("last", "seasonal")}
+    chosen = min(scores, key=scores.get)
+    alone = train(compose_config([*seasonal_sine, f"model.norm={chosen}"], tmp_path / "alone"))
+    assert auto["test/rmse"] == alone["test/rmse"]
+    for name in scores:
+        assert (tmp_path / "auto" / f"norm_{name}" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_norm_auto_without_a_season_is_norm_last(tmp_path):
+    auto = train(compose_config([*SMALL_SINE, "model.norm=auto"], tmp_path / "auto"))
+    last = train(compose_config([*SMALL_SINE, "model.norm=last"], tmp_path / "last"))
+    assert {key for key in auto if key.startswith("select/")} == {"select/last_val_loss"}
+    assert auto["test/rmse"] == last["test/rmse"]
+    assert (tmp_path / "auto" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_norm_auto_needs_training(tmp_path):
+    with pytest.raises(ValueError, match=r"model.norm=auto is chosen by fitting \(train=true\)"):
+        train(compose_config([*SMALL_SINE, "model.norm=auto", "train=false"], tmp_path))
+
+
 @pytest.mark.filterwarnings("ignore:The dirpath has changed")  # a resumed run writes elsewhere
 def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     whole = train(compose_config([*SMALL_SINE, "trainer.max_epochs=4"], tmp_path / "whole"))

@@ -67,6 +67,12 @@ class WindowForecaster(nn.Module):
         season: int | None = None,
     ) -> None:
         super().__init__()
+        if norm == "auto":
+            raise ValueError(
+                "norm='auto' is a choice of the training job (seqmodels.train.train fits 'last' "
+                "and 'seasonal' and keeps the better on validation); build the model with one of "
+                f"{list(NORMS)}"
+            )
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}")
         if norm == "seasonal" and (season is None or season < 1 or difference):
