@@ -12,7 +12,9 @@ prints a markdown table of median times and ratios (seqmodels / torch.nn; lower 
 default, a hand-written loop; the parallel scan) against its step loop at T = 256, 1024, 4096,
 and training tokens per second (forward+backward) of a minGRU and a minLSTM char LM against the
 LSTM char LM of the Shakespeare preset, with the minimal cells' hidden size (3 layers) chosen to
-match its parameter count:
+match its parameter count. The char-LM table also gives the time of each model's matrix products
+(``torch.profiler``'s share of a step times the median) and the LSTM's time over it: the speed-up
+over the LSTM that the model would reach if everything but its matrix products took no time.
 
     python scripts/benchmark.py --mingru --repeats 5
 """
@@ -172,6 +174,7 @@ def measure_char_lms(repeats: int) -> list[dict]:
             logits.sum().backward()
 
         ms = median_time(train_step, repeats, torch.device("cpu"))
+        share = matmul_share(train_step)
         rnn = model.rnn
         rows.append(
             {
@@ -180,10 +183,24 @@ def measure_char_lms(repeats: int) -> list[dict]:
                 "hidden": rnn.hidden_size,
                 "parameters": parameter_count(model),
                 "ms": ms,
+                "matmul_ms": share * ms,
                 "tokens_per_s": tokens.numel() / ms * 1e3,
             }
         )
     return rows
+
+
+def matmul_share(fn: Callable[[], None], calls: int = 3) -> float:
+    """The fraction of ``fn``'s CPU time spent in matrix products (``torch.profiler``, self time
+    of ``aten::mm``, ``addmm`` and ``bmm`` over all operators)."""
+    fn()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        for _ in range(calls):
+            fn()
+    events = profile.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    products = ("aten::mm", "aten::addmm", "aten::bmm")
+    return sum(event.self_cpu_time_total for event in events if event.key in products) / total
 
 
 def mingru_markdown(scan_rows: list[dict], lm_rows: list[dict]) -> str:
@@ -203,13 +220,16 @@ def mingru_markdown(scan_rows: list[dict], lm_rows: list[dict]) -> str:
         "",
         f"char LM fwd+bwd, batch {LM_BATCH[0]} x {LM_BATCH[1]} tokens:",
         "",
-        "| cell | layers x hidden | parameters | ms / batch | tokens/s | vs LSTM |",
-        "|---|---|---|---|---|---|",
+        "| cell | layers x hidden | parameters | ms / batch | of which matmul | tokens/s "
+        "| vs LSTM | LSTM ms / this matmul ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    lstm_ms = lm_rows[0]["ms"]
     for r in lm_rows:
         lines.append(
             f"| {r['cell']} | {r['layers']} x {r['hidden']} | {r['parameters']:,} "
-            f"| {r['ms']:.1f} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / lstm_rate:.2f}x |"
+            f"| {r['ms']:.1f} | {r['matmul_ms']:.1f} | {r['tokens_per_s']:,.0f} "
+            f"| {r['tokens_per_s'] / lstm_rate:.2f}x | {lstm_ms / r['matmul_ms']:.2f}x |"
         )
     return "\n".join(lines)
 

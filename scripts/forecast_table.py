@@ -30,7 +30,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from seqmodels.train import CONFIG_PACKAGE, train
+from seqmodels.train import CONFIG_PACKAGE, chosen_norm, train
 
 # name -> overrides of the csv_series job
 SERIES = {
@@ -119,17 +119,6 @@ def darts_lstm_rmse(cfg: DictConfig) -> float:
     return math.sqrt((errors**2).mean())
 
 
-def chosen_norm(cfg: DictConfig, metrics: dict[str, float]) -> str:
-    """The window normalisation the run tested: ``model.norm``, or with ``auto`` the candidate
-    of lowest validation loss (``select/<name>_val_loss``)."""
-    scores = {
-        key.removeprefix("select/").removesuffix("_val_loss"): value
-        for key, value in metrics.items()
-        if key.startswith("select/")
-    }
-    return min(scores, key=scores.get) if scores else cfg.model.norm
-
-
 def row(
     name: str, norm: str, metrics: dict[str, float], seconds: float, darts: float | None
 ) -> str:
@@ -164,7 +153,7 @@ def main() -> None:
         metrics = train(cfg)
         seconds = time.perf_counter() - start
         darts = darts_lstm_rmse(cfg) if with_darts else None
-        lines.append(row(name, chosen_norm(cfg, metrics), metrics, seconds, darts))
+        lines.append(row(name, chosen_norm(metrics) or cfg.model.norm, metrics, seconds, darts))
         print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
 

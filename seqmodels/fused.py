@@ -523,17 +523,20 @@ class LinearScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_states):  # noqa: ANN001, ANN205
         gates, h0, states = ctx.saved_tensors
-        following = torch.cat((gates[1:], torch.zeros_like(gates[:1])))  # a_{t+1}, 0 at the end
         if torch.is_grad_enabled():  # create_graph=True: in reverse time, differentiably
+            following = torch.cat((gates[1:], torch.zeros_like(gates[:1])))  # a_{t+1}; 0 at L
             zeros = torch.zeros_like(h0)
             grad = linear_recurrence(following.flip(0), grad_states.flip(0), zeros).flip(0)
-        else:
-            grad, carried = torch.empty_like(grad_states), torch.zeros_like(h0)
-            steps = zip(grad_states, following, grad, strict=True)
-            for grad_out, a_next, out in reversed(list(steps)):
-                carried = torch.addcmul(grad_out, a_next, carried, out=out)
-        previous = torch.cat((h0.unsqueeze(0), states[:-1]))  # h_{t-1}
-        return grad * previous, grad, grad[0] * gates[0]
+            previous = torch.cat((h0.unsqueeze(0), states[:-1]))  # h_{t-1}
+            return grad * previous, grad, grad[0] * gates[0]
+        grad = torch.empty_like(grad_states)
+        grad[-1] = grad_states[-1]
+        for t in range(grad.size(0) - 2, -1, -1):
+            torch.addcmul(grad_states[t], gates[t + 1], grad[t + 1], out=grad[t])
+        grad_gates = torch.empty_like(grad)  # grad * h_{t-1}, without concatenating h_0
+        torch.mul(grad[0], h0, out=grad_gates[0])
+        torch.mul(grad[1:], states[:-1], out=grad_gates[1:])
+        return grad_gates, grad, grad[0] * gates[0]
 
 
 def linear_recurrence(gates: Tensor, inputs: Tensor, h0: Tensor) -> Tensor:

@@ -76,11 +76,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
     candidates = norm_candidates(cfg)
     several = len(candidates) > 1  # one candidate: the run writes where a plain one would
     runs = {name: _fit(_with_norm(cfg, name, subdirectory=several)) for name in candidates}
-    scores = {name: _validation_score(run[-1]) for name, run in runs.items()}  # run[-1]: trainer
-    chosen = min(scores, key=scores.get)
-    metrics = _test(*runs[chosen])
-    metrics.update({f"select/{name}_val_loss": score for name, score in scores.items()})
+    # run[-1]: the run's trainer
+    scores = {f"select/{name}_val_loss": _validation_score(run[-1]) for name, run in runs.items()}
+    metrics = _test(*runs[chosen_norm(scores)])
+    metrics.update(scores)
     return metrics
+
+
+def chosen_norm(metrics: dict[str, float]) -> str | None:
+    """The candidate a ``model.norm=auto`` run tested (lowest ``select/<name>_val_loss``), or
+    ``None`` for a run without that choice."""
+    scores = {
+        key.removeprefix("select/").removesuffix("_val_loss"): value
+        for key, value in metrics.items()
+        if key.startswith("select/")
+    }
+    return min(scores, key=scores.get) if scores else None
 
 
 def norm_candidates(cfg: DictConfig) -> list[str]:
@@ -166,6 +177,10 @@ def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
     for name, value in sorted(metrics.items()):
         print(f"  {name:28s} {value:.6g}")
     print(f"Run directory:    {output_dir}")
+    norm = chosen_norm(metrics)
+    if norm is not None and len(norm_candidates(cfg)) > 1:
+        print(f"model.norm=auto:  tested norm={norm}; each candidate's run in {output_dir}/norm_*")
+        output_dir = output_dir / f"norm_{norm}"
     if "tensorboard" in cfg.get("logger", {}):
         print(f"TensorBoard logs: {output_dir / 'tensorboard'}")
         print(f"  view with:      tensorboard --logdir {output_dir.parent}")
