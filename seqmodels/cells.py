@@ -104,6 +104,16 @@ class RecurrentCell(nn.Module):
         """
         return step_scan(self.step, projected, batch_sizes, state)
 
+    def masked_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor
+    ) -> tuple[Tensor, State]:
+        """:meth:`scan` with recurrent dropout: :meth:`step` reads the previous output state
+        ``h`` times ``mask`` ``(N, H_out)``, one row per sequence, reused at every step
+        (:func:`masked_step`). Here the step loop; a cell may fuse it, as :class:`LSTMCell` does.
+        """
+        step = functools.partial(masked_step, self.step, mask)
+        return step_scan(step, projected, batch_sizes, state)
+
     def _create_weights(
         self, gates: int, recurrent_size: int, bias: bool, factory: dict[str, object]
     ) -> None:
@@ -189,6 +199,16 @@ def step_scan(
     ended.append(current)
     final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
     return torch.cat(outputs), (final[0] if single else final)
+
+
+def masked_step(
+    step: Callable[..., State], mask: Tensor, projected: Tensor, state: State, *weights: Tensor
+) -> State:
+    """``step(projected, state, *weights)`` reading the previous output state ``h`` times the
+    first rows of ``mask`` (the sequences still running); an LSTM's cell state is not masked."""
+    if isinstance(state, tuple):
+        return step(projected, (state[0] * mask[: state[0].size(0)], *state[1:]), *weights)
+    return step(projected, state * mask[: state.size(0)], *weights)
 
 
 def check_state(
@@ -443,15 +463,42 @@ class LSTMCell(RecurrentCell):
         Steps instead where :func:`~seqmodels.fused.can_fuse` says no, for projections and for
         subclasses that change :meth:`step`.
         """
-        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
-        if (
-            self.proj_size
-            or type(self).step is not LSTMCell.step
-            or not can_fuse(projected, *state, weight_hh)
-        ):
+        weight_hh = self._fusable_weight(projected, state)
+        if weight_hh is None:
             return super().scan(projected, batch_sizes, state)
         outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, lstm_step)
         return outputs, (final_rows(outputs, batch_sizes), c_n)
+
+    def masked_scan(
+        self,
+        projected: Tensor,
+        batch_sizes: list[int],
+        state: tuple[Tensor, Tensor],
+        mask: Tensor,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
+        :func:`~seqmodels.fused.lstm_scan`, where :meth:`scan` would use it (same values as
+        the masked step loop)."""
+        mask = mask.to(projected.dtype)
+        weight_hh = self._fusable_weight(projected, state, mask)
+        if weight_hh is None:
+            return super().masked_scan(projected, batch_sizes, state, mask)
+        step = functools.partial(masked_step, lstm_step, mask)
+        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)
+        return outputs, (final_rows(outputs, batch_sizes), c_n)
+
+    def _fusable_weight(self, projected: Tensor, state: State, *others: Tensor) -> Tensor | None:
+        """``weight_hh`` in the computing dtype (autocast's under autocast) where the fused scan
+        may serve the call, else None: projections, subclasses that change :meth:`step` and
+        what :func:`~seqmodels.fused.can_fuse` turns away run the step loop."""
+        weight_hh = self.weight_hh.to(projected.dtype)
+        if (
+            self.proj_size
+            or type(self).step is not LSTMCell.step
+            or not can_fuse(projected, *state, weight_hh, *others)
+        ):
+            return None
+        return weight_hh
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

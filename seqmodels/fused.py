@@ -96,16 +96,20 @@ def lstm_scan(
     weight_hh: Tensor,
     batch_sizes: list[int],
     step: Callable[..., tuple[Tensor, Tensor]],
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The LSTM over all steps: the outputs ``(S, H)`` in the packed layout, and each
     sequence's final cell state ``(N, H)``.
 
     ``projected`` is ``(S, 4H)`` with both biases (:meth:`seqmodels.LSTMCell.project_input`);
-    ``step(x, (h, c), weight_hh)`` is the cell's reference step (for higher derivatives).
-    Without gradients the scan computes in ``projected``'s memory.
+    ``step(x, (h, c), weight_hh)`` is the cell's reference step (for higher derivatives; with a
+    ``mask``, the masked one). ``mask`` ``(N, H)``, recurrent dropout: the previous output
+    multiplies the recurrent weights as :math:`(h_{t-1} \\odot m) W_{hh}^T`, one mask row per
+    sequence at every step. Without gradients (and mask) the scan computes in ``projected``'s
+    memory.
     """
-    if _needs_grad(projected, h0, c0, weight_hh):
-        outputs, cells = LSTMScan.apply(projected, h0, c0, weight_hh, batch_sizes, step)
+    if mask is not None or _needs_grad(projected, h0, c0, weight_hh):
+        outputs, cells = LSTMScan.apply(projected, h0, c0, weight_hh, batch_sizes, step, mask)
         return outputs, final_rows(cells, batch_sizes)
     return _lstm_inference(projected, h0, c0, weight_hh, batch_sizes)
 
@@ -147,9 +151,15 @@ def rnn_scan(
 
 
 def _lstm_forward(
-    projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, batch_sizes: list
+    projected: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_hh: Tensor,
+    batch_sizes: list,
+    mask: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(outputs, cells, gates, tanh_cells)`` of every step: what backward needs."""
+    """``(outputs, cells, gates, tanh_cells)`` of every step: what backward needs. ``mask``:
+    see :func:`lstm_scan`."""
     hidden, batch = c0.size(1), h0.size(0)
     weight_t = weight_hh.t().contiguous()  # (H, 4H): a contiguous copy multiplies faster
     outputs = projected.new_empty(projected.size(0), h0.size(1))
@@ -163,7 +173,7 @@ def _lstm_forward(
         pre, steps, gates.split(batch_sizes), strict=True
     ):
         n = x.size(0)  # sequences that ended drop out (packed input)
-        torch.addmm(x, h[:n], weight_t, out=p)
+        torch.addmm(x, h[:n] if mask is None else h[:n] * mask[:n], weight_t, out=p)
         torch.sigmoid(p, out=a)
         torch.tanh(p_g, out=g)
         c = torch.mul(f, c[:n], out=c_out).addcmul_(i, g)
@@ -260,21 +270,24 @@ class LSTMScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, c0, weight_hh, batch_sizes, step):  # noqa: ANN001, ANN205
-        outputs, cells, gates, tanh_cells = _lstm_forward(projected, h0, c0, weight_hh, batch_sizes)
+    def forward(ctx, projected, h0, c0, weight_hh, batch_sizes, step, mask):  # noqa: ANN001, ANN205
+        outputs, cells, gates, tanh_cells = _lstm_forward(
+            projected, h0, c0, weight_hh, batch_sizes, mask
+        )
         ctx.batch_sizes, ctx.step = batch_sizes, step
-        ctx.save_for_backward(projected, h0, c0, weight_hh, outputs, cells, gates, tanh_cells)
+        saved = (projected, h0, c0, weight_hh, mask, outputs, cells, gates, tanh_cells)
+        ctx.save_for_backward(*saved)
         return outputs, cells
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_cells):  # noqa: ANN001, ANN205
-        projected, h0, c0, weight_hh, outputs, cells, gates, tanh_cells = ctx.saved_tensors
+        projected, h0, c0, weight_hh, mask, outputs, cells, gates, tanh_cells = ctx.saved_tensors
         batch_sizes = ctx.batch_sizes
         if torch.is_grad_enabled():  # create_graph=True
             grads = _autograd_backward(
                 ctx.step, batch_sizes, projected, (h0, c0), (weight_hh,), (grad_outputs, grad_cells)
             )
-            return (*grads, None, None)
+            return (*grads, None, None, None)
         hidden = cells.size(1)
         # in place where possible: at large batches, each (S, 4H) temporary costs more in memory
         # traffic and fresh pages than the arithmetic
@@ -303,7 +316,11 @@ class LSTMScan(torch.autograd.Function):
         )
         delta = grad_c = f_next = None  # step t + 1's δ, c̄ and f (first rows continue step t)
         for grad_out, grad_cell, slope, f_t, a_ifg, a_o_t, d, d_ifg, d_o in reversed(steps):
-            grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            if mask is None:
+                grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            else:  # the term carried back is δ_{t+1} W_hh ⊙ m
+                carried = None if delta is None else (delta @ weight_hh).mul_(mask[: delta.size(0)])
+                grad_h = _add_carried(grad_out, carried, one, torch.addcmul)
             grad_c = _add_carried(grad_cell, grad_c, f_next, torch.addcmul)
             grad_c = torch.addcmul(grad_c, grad_h, slope)  # c̄_t
             torch.mul(grad_c.unsqueeze(1), a_ifg, out=d_ifg)
@@ -311,8 +328,12 @@ class LSTMScan(torch.autograd.Function):
             delta, f_next = d, f_t
         grad_h0 = delta @ weight_hh
         grad_c0 = grad_c * f_next
-        grad_weight = grad_gates.t() @ _previous(h0, outputs, batch_sizes)  # (4H, H)
-        return grad_gates, grad_h0, grad_c0, grad_weight, None, None
+        previous = _previous(h0, outputs, batch_sizes)  # (S, H): h_{t-1} of every row
+        if mask is not None:
+            grad_h0.mul_(mask)
+            previous.mul_(torch.cat([mask[:size] for size in batch_sizes]))  # masked h_{t-1}
+        grad_weight = grad_gates.t() @ previous  # (4H, H)
+        return grad_gates, grad_h0, grad_c0, grad_weight, None, None, None
 
 
 class GRUScan(torch.autograd.Function):

@@ -43,6 +43,7 @@ from seqmodels.cells import (
     autocast_enabled,
     check_matches_parameters,
     check_state,
+    masked_step,
     step_scan,
 )
 from seqmodels.fused import sequence_lengths
@@ -98,8 +99,9 @@ class Recurrent(nn.Module):
     The three regularisers are off by default, and then the layer computes exactly what it
     computes without them. Dropout masks are only drawn in training; ``recurrent_dropout`` and
     ``weight_drop`` are the identity in eval mode. ``weight_drop`` keeps the built-in cells'
-    fused scans; ``recurrent_dropout`` and ``zoneout`` change every step, so the layer then
-    runs the cell's ``step`` loop.
+    fused scans, and so does ``recurrent_dropout`` for the LSTM (``cell.masked_scan``; other
+    cells run their ``step`` loop with it); ``zoneout`` draws a mask at every step, so the
+    layer then runs the cell's ``step`` loop.
 
     Inputs: ``input, hx=None, lengths=None``. ``lengths`` (``(N,)`` integers on any device,
     any order) marks the valid steps of padded input; padded output positions are zeros.
@@ -333,17 +335,15 @@ class Recurrent(nn.Module):
                 name: F.dropout(getattr(cell, name), self.weight_drop)
                 for name in cell.hidden_weights
             }
-        step = None
-        if zoneout or recurrent_dropout:
+        step = mask = None
+        if recurrent_dropout:  # (N, H_out): one mask per sequence, reused at every step
+            ones = data.new_ones(batch_sizes[0], cell.state_sizes[0])
+            mask = F.dropout(ones, self.recurrent_dropout)
+        if zoneout:  # a fresh mask at every step: the step loop, with the dropout mask if any
+            step = functools.partial(regularised_step, cell, mask, self.zoneout, self.training)
             mask = None
-            if recurrent_dropout:  # (N, H_out): one mask per sequence, reused at every step
-                ones = data.new_ones(batch_sizes[0], cell.state_sizes[0])
-                mask = F.dropout(ones, self.recurrent_dropout)
-            step = functools.partial(
-                regularised_step, cell, mask, self.zoneout if zoneout else 0.0, self.training
-            )
         with passed_weights(cell, weights):
-            return run_cell(cell, data, batch_sizes, state, reverse, step)
+            return run_cell(cell, data, batch_sizes, state, reverse, step, mask)
 
     def _autocast(
         self, data: Tensor, packed: bool
@@ -425,6 +425,7 @@ def run_cell(
     state: tuple[Tensor, ...],
     reverse: bool = False,
     step: Callable[[Tensor, State], State] | None = None,
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``cell`` over a batch of sequences in the packed layout (see ``RecurrentCell.scan``).
 
@@ -435,6 +436,8 @@ def run_cell(
         reverse: run each sequence from its last valid step to its first (a forward run over
             the inputs reversed within each sequence's length).
         step: if given, loop over this ``step(projected, state)`` instead of ``cell.scan``.
+        mask: if given (and no ``step``), ``cell.masked_scan`` with this recurrent-dropout
+            mask ``(N, H_out)`` instead of ``cell.scan``.
 
     Returns:
         the outputs ``(sum(batch_sizes), H_out)`` in the same layout, and the final state.
@@ -444,10 +447,12 @@ def run_cell(
     single = len(state) == 1
     projected = cell.project_input(data)
     initial = state[0] if single else state
-    if step is None:
-        outputs, final = cell.scan(projected, batch_sizes, initial)
-    else:
+    if step is not None:
         outputs, final = step_scan(step, projected, batch_sizes, initial)
+    elif mask is not None:
+        outputs, final = cell.masked_scan(projected, batch_sizes, initial, mask)
+    else:
+        outputs, final = cell.scan(projected, batch_sizes, initial)
     if reverse:
         outputs = reverse_steps(outputs, batch_sizes)
     return outputs, ((final,) if single else final)
@@ -464,10 +469,11 @@ def regularised_step(
     """``cell.step`` with recurrent dropout (``mask``, ``(N, H_out)`` or None) on its input
     ``h`` and zoneout (probability ``zoneout``, 0 for none) on its new state."""
     previous = state if isinstance(state, tuple) else (state,)
-    parts = previous
-    if mask is not None:  # the first rows: the sequences still running (packed layout)
-        parts = (parts[0] * mask[: parts[0].size(0)], *parts[1:])
-    new = cell.step(projected, parts if isinstance(state, tuple) else parts[0])
+    new = (
+        cell.step(projected, state)
+        if mask is None
+        else masked_step(cell.step, mask, projected, state)
+    )
     if not zoneout:
         return new
     new_parts = new if isinstance(new, tuple) else (new,)

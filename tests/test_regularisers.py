@@ -5,7 +5,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent, RecurrentCell, build_recurrent
+from seqmodels import (
+    GRU,
+    LSTM,
+    RNN,
+    LayerNormLSTMCell,
+    LSTMCell,
+    Recurrent,
+    RecurrentCell,
+    build_recurrent,
+)
+from seqmodels.fused import LSTMScan
 from seqmodels.models import CharLM
 from seqmodels.recurrent import REGULARISERS
 
@@ -145,6 +155,64 @@ def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
             return layer(x, lengths=lengths)[0]
 
     assert torch.autograd.gradcheck(run, (x, weight.detach().clone().requires_grad_()))
+
+
+class SteppedLSTMCell(LSTMCell):
+    """The LSTM cell with a step of its own: a layer of it runs the step loop, never a scan."""
+
+    def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        return super().step(projected, state)
+
+
+def lstm_pair(**options: float) -> tuple[Recurrent, Recurrent]:
+    """A 2-layer bidirectional LSTM and its step-loop twin with the same weights."""
+    fused = Recurrent(LSTMCell, 3, 5, num_layers=2, bidirectional=True, **options)
+    stepped = Recurrent(SteppedLSTMCell, 3, 5, num_layers=2, bidirectional=True, **options)
+    stepped.load_state_dict(fused.state_dict())
+    return fused, stepped
+
+
+def test_lstm_recurrent_dropout_runs_in_the_fused_scan_with_the_step_loops_values(monkeypatch):
+    scans = []
+    apply = LSTMScan.apply
+    monkeypatch.setattr(LSTMScan, "apply", lambda *args: scans.append(args[-1]) or apply(*args))
+    torch.manual_seed(0)
+    fused, stepped = lstm_pair(recurrent_dropout=0.4)
+    x = torch.randn(6, 4, 3, requires_grad=True)
+    h0, c0 = (torch.randn(4, 4, 5, requires_grad=True) for _ in range(2))
+    lengths = torch.tensor([6, 3, 5, 1])
+    results = []
+    for layer in (fused, stepped):
+        torch.manual_seed(1)  # the same masks
+        output, (h_n, c_n) = layer(x, (h0, c0), lengths=lengths)
+        loss = output.pow(2).sum() + h_n.sum() + c_n.pow(2).sum()
+        results.append(
+            (output, h_n, c_n, *torch.autograd.grad(loss, (x, h0, c0, *layer.parameters())))
+        )
+    assert len(scans) == 4 and all(mask is not None for mask in scans)  # layers x directions
+    for ours, reference in zip(*results, strict=True):
+        torch.testing.assert_close(ours, reference)
+    fused.eval()
+    assert not torch.allclose(results[0][0], fused(x, (h0, c0), lengths=lengths)[0])
+
+
+def test_gradcheck_and_double_backward_of_the_fused_lstm_recurrent_dropout():
+    torch.manual_seed(0)
+    fused, stepped = (layer.double() for layer in lstm_pair(recurrent_dropout=0.5))
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 3])
+
+    def run(layer: Recurrent, x: Tensor) -> Tensor:
+        with torch.random.fork_rng():
+            torch.manual_seed(3)  # the same masks at every call
+            return layer(x, lengths=lengths)[0]
+
+    assert torch.autograd.gradcheck(lambda x: run(fused, x), (x,))
+    second = []
+    for layer in (fused, stepped):
+        (grad_x,) = torch.autograd.grad(run(layer, x).tanh().sum(), x, create_graph=True)
+        second.append(torch.autograd.grad(grad_x.pow(2).sum(), layer.cells[0].weight_hh))
+    torch.testing.assert_close(*second)
 
 
 def test_regularisers_reach_user_cells_and_the_bidirectional_wrapper():
