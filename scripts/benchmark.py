@@ -17,6 +17,12 @@ match its parameter count. The char-LM table also gives the time of each model's
 over the LSTM that the model would reach if everything but its matrix products took no time.
 
     python scripts/benchmark.py --mingru --repeats 5
+
+``--regularisers`` prints training-mode forward+backward times of the LSTM with each regulariser
+of :class:`seqmodels.Recurrent` at the two larger sizes, and of the masked step loop that
+recurrent dropout would run without the fused scan:
+
+    python scripts/benchmark.py --regularisers --repeats 10
 """
 
 from __future__ import annotations
@@ -120,6 +126,52 @@ class ParallelMinGRUCell(seqmodels.MinGRUCell):
         shape = (len(batch_sizes), batch_sizes[0], -1)
         steps = linear_recurrence(a.view(shape), b.view(shape), state)  # (L, N, H)
         return steps.flatten(0, 1), steps[-1]
+
+
+class SteppedLSTMCell(seqmodels.LSTMCell):
+    """The LSTM run by the step loop (with regularisers: the masked step loop)."""
+
+    scan = RecurrentCell.scan
+    masked_scan = RecurrentCell.masked_scan
+
+
+def measure_regularisers(shape: tuple[int, int, int, int], repeats: int) -> dict:
+    """Training-mode forward+backward ms of a seqmodels LSTM with each regulariser, and of the
+    step loop with recurrent dropout (what the fused scan replaces)."""
+    steps, batch, input_size, hidden_size = shape
+    x = torch.randn(steps, batch, input_size, requires_grad=True)
+    row = {"T": steps, "B": batch, "input": input_size, "hidden": hidden_size}
+    for name, cell, options in (
+        ("plain", seqmodels.LSTMCell, {}),
+        ("recurrent_dropout", seqmodels.LSTMCell, {"recurrent_dropout": 0.25}),
+        ("weight_drop", seqmodels.LSTMCell, {"weight_drop": 0.5}),
+        ("zoneout", seqmodels.LSTMCell, {"zoneout": 0.1}),
+        ("recurrent_dropout_steps", SteppedLSTMCell, {"recurrent_dropout": 0.25}),
+    ):
+        layer = seqmodels.Recurrent(cell, input_size, hidden_size, **options)
+
+        def forward_backward(layer: nn.Module = layer) -> None:
+            output, _ = layer(x)
+            output.sum().backward()
+
+        row[name] = median_time(forward_backward, repeats, torch.device("cpu"))
+    return row
+
+
+def regularisers_markdown(rows: list[dict]) -> str:
+    names = ("plain", "recurrent_dropout", "weight_drop", "zoneout", "recurrent_dropout_steps")
+    lines = [
+        "| T, B, in, hidden | LSTM fwd+bwd ms: plain / recurrent_dropout / weight_drop / zoneout "
+        "| recurrent_dropout by the step loop | step loop / fused |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        times = " / ".join(f"{r[name]:.1f}" for name in names[:4])
+        lines.append(
+            f"| {r['T']}, {r['B']}, {r['input']}, {r['hidden']} | {times} "
+            f"| {r[names[4]]:.1f} | {r[names[4]] / r['recurrent_dropout']:.2f}x |"
+        )
+    return "\n".join(lines)
 
 
 def measure_scan(steps: int, repeats: int) -> dict:
@@ -244,9 +296,19 @@ def main() -> None:
     parser.add_argument(
         "--mingru", action="store_true", help="minGRU scan and char-LM tables instead (CPU)"
     )
+    parser.add_argument(
+        "--regularisers", action="store_true", help="LSTM regulariser table instead (CPU)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.regularisers:
+        torch.manual_seed(0)
+        rows = [measure_regularisers(shape, args.repeats) for shape in SHAPES[:2]]
+        threads = torch.get_num_threads()
+        print(f"torch {torch.__version__}, {threads} CPU threads, median of {args.repeats}")
+        print(regularisers_markdown(rows))
+        return
     if args.mingru:
         torch.manual_seed(0)
         scan_rows = [measure_scan(steps, args.repeats) for steps in SCAN_STEPS]
