@@ -478,10 +478,10 @@ class LSTMCell(RecurrentCell):
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
         :func:`~seqmodels.fused.lstm_scan`, where :meth:`scan` would use it (same values as
-        the masked step loop)."""
-        mask = mask.to(projected.dtype)
+        the masked step loop; under autocast, where the mask keeps the input's dtype, the step
+        loop)."""
         weight_hh = self._fusable_weight(projected, state, mask)
-        if weight_hh is None:
+        if weight_hh is None or mask.dtype != projected.dtype:
             return super().masked_scan(projected, batch_sizes, state, mask)
         step = functools.partial(masked_step, lstm_step, mask)
         outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)

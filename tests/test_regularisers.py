@@ -196,6 +196,19 @@ def test_lstm_recurrent_dropout_runs_in_the_fused_scan_with_the_step_loops_value
     assert not torch.allclose(results[0][0], fused(x, (h0, c0), lengths=lengths)[0])
 
 
+def test_lstm_recurrent_dropout_under_autocast_equals_the_step_loop():
+    torch.manual_seed(0)
+    fused, stepped = lstm_pair(recurrent_dropout=0.4)
+    x = torch.randn(6, 4, 3)
+    outputs = []
+    for layer in (fused, stepped):
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs.append(layer(x)[0])
+    assert outputs[0].dtype == torch.bfloat16
+    assert torch.equal(*outputs)
+
+
 def test_gradcheck_and_double_backward_of_the_fused_lstm_recurrent_dropout():
     torch.manual_seed(0)
     fused, stepped = (layer.double() for layer in lstm_pair(recurrent_dropout=0.5))
