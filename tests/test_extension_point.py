@@ -160,7 +160,7 @@ def test_fused_lstm_scan_passes_gradcheck_and_gradgradcheck(batch_sizes):
         torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
         for shape in shapes
     ]
-    scan = lambda *x: LSTMScan.apply(*x, batch_sizes, lstm_step)  # noqa: E731
+    scan = lambda *x: LSTMScan.apply(*x, batch_sizes, lstm_step, None)  # noqa: E731
     assert torch.autograd.gradcheck(scan, inputs)
     assert torch.autograd.gradgradcheck(scan, inputs)
 
