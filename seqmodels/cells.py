@@ -211,6 +211,29 @@ def masked_step(
     return step(projected, state * mask[: state.size(0)], *weights)
 
 
+def fusable(projected: Tensor, mask: Tensor | None, *tensors: Tensor | None) -> bool:
+    """Whether a built-in cell's fused scan may serve the call: :func:`~seqmodels.fused.can_fuse`,
+    and a recurrent-dropout ``mask`` in the computing dtype (under autocast it keeps the input's,
+    and the masked step loop serves)."""
+    if mask is not None and mask.dtype != projected.dtype:
+        return False
+    return can_fuse(projected, mask, *tensors)
+
+
+def unfused_scan(
+    cell: RecurrentCell,
+    projected: Tensor,
+    batch_sizes: list[int],
+    state: State,
+    mask: Tensor | None,
+) -> tuple[Tensor, State]:
+    """The step loop of :meth:`RecurrentCell.scan`, or with a ``mask`` of
+    :meth:`RecurrentCell.masked_scan`: where a fused scan cannot serve."""
+    if mask is None:
+        return RecurrentCell.scan(cell, projected, batch_sizes, state)
+    return RecurrentCell.masked_scan(cell, projected, batch_sizes, state, mask)
+
+
 def check_state(
     owner: nn.Module, hx: object, shapes: list[tuple[int, ...]], what: str
 ) -> tuple[Tensor, ...]:
@@ -363,11 +386,25 @@ class RNNCell(RecurrentCell):
         Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
         change :meth:`step`.
         """
+        return self._fused_scan(projected, batch_sizes, state, None)
+
+    def masked_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
+        :func:`~seqmodels.fused.rnn_scan`, where :meth:`scan` would use it."""
+        return self._fused_scan(projected, batch_sizes, state, mask)
+
+    def _fused_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
-        if type(self).step is not RNNCell.step or not can_fuse(projected, state, weight_hh):
-            return super().scan(projected, batch_sizes, state)
+        if type(self).step is not RNNCell.step or not fusable(projected, mask, state, weight_hh):
+            return unfused_scan(self, projected, batch_sizes, state, mask)
         step = functools.partial(rnn_step, nonlinearity=self.nonlinearity)
-        outputs = rnn_scan(projected, state, weight_hh, self.nonlinearity, batch_sizes, step)
+        if mask is not None:
+            step = functools.partial(masked_step, step, mask)
+        outputs = rnn_scan(projected, state, weight_hh, self.nonlinearity, batch_sizes, step, mask)
         return outputs, final_rows(outputs, batch_sizes)
 
     def extra_repr(self) -> str:
@@ -463,11 +500,7 @@ class LSTMCell(RecurrentCell):
         Steps instead where :func:`~seqmodels.fused.can_fuse` says no, for projections and for
         subclasses that change :meth:`step`.
         """
-        weight_hh = self._fusable_weight(projected, state)
-        if weight_hh is None:
-            return super().scan(projected, batch_sizes, state)
-        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, lstm_step)
-        return outputs, (final_rows(outputs, batch_sizes), c_n)
+        return self._fused_scan(projected, batch_sizes, state, None)
 
     def masked_scan(
         self,
@@ -477,28 +510,26 @@ class LSTMCell(RecurrentCell):
         mask: Tensor,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
-        :func:`~seqmodels.fused.lstm_scan`, where :meth:`scan` would use it (same values as
-        the masked step loop; under autocast, where the mask keeps the input's dtype, the step
-        loop)."""
-        weight_hh = self._fusable_weight(projected, state, mask)
-        if weight_hh is None or mask.dtype != projected.dtype:
-            return super().masked_scan(projected, batch_sizes, state, mask)
-        step = functools.partial(masked_step, lstm_step, mask)
-        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)
-        return outputs, (final_rows(outputs, batch_sizes), c_n)
+        :func:`~seqmodels.fused.lstm_scan`, where :meth:`scan` would use it."""
+        return self._fused_scan(projected, batch_sizes, state, mask)
 
-    def _fusable_weight(self, projected: Tensor, state: State, *others: Tensor) -> Tensor | None:
-        """``weight_hh`` in the computing dtype (autocast's under autocast) where the fused scan
-        may serve the call, else None: projections, subclasses that change :meth:`step` and
-        what :func:`~seqmodels.fused.can_fuse` turns away run the step loop."""
-        weight_hh = self.weight_hh.to(projected.dtype)
+    def _fused_scan(
+        self,
+        projected: Tensor,
+        batch_sizes: list[int],
+        state: tuple[Tensor, Tensor],
+        mask: Tensor | None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
         if (
             self.proj_size
             or type(self).step is not LSTMCell.step
-            or not can_fuse(projected, *state, weight_hh, *others)
+            or not fusable(projected, mask, *state, weight_hh)
         ):
-            return None
-        return weight_hh
+            return unfused_scan(self, projected, batch_sizes, state, mask)
+        step = lstm_step if mask is None else functools.partial(masked_step, lstm_step, mask)
+        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)
+        return outputs, (final_rows(outputs, batch_sizes), c_n)
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""
@@ -569,14 +600,27 @@ class GRUCell(RecurrentCell):
         Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
         change :meth:`step`.
         """
+        return self._fused_scan(projected, batch_sizes, state, None)
+
+    def masked_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
+        :func:`~seqmodels.fused.gru_scan`, where :meth:`scan` would use it."""
+        return self._fused_scan(projected, batch_sizes, state, mask)
+
+    def _fused_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         dtype = projected.dtype  # the autocast dtype under autocast
         weight_hh = self.weight_hh.to(dtype)
         bias_hh = None if self.bias_hh is None else self.bias_hh.to(dtype)
-        if type(self).step is not GRUCell.step or not can_fuse(
-            projected, state, weight_hh, bias_hh
+        if type(self).step is not GRUCell.step or not fusable(
+            projected, mask, state, weight_hh, bias_hh
         ):
-            return super().scan(projected, batch_sizes, state)
-        outputs = gru_scan(projected, state, weight_hh, bias_hh, batch_sizes, gru_step)
+            return unfused_scan(self, projected, batch_sizes, state, mask)
+        step = gru_step if mask is None else functools.partial(masked_step, gru_step, mask)
+        outputs = gru_scan(projected, state, weight_hh, bias_hh, batch_sizes, step, mask)
         return outputs, final_rows(outputs, batch_sizes)
 
     def extra_repr(self) -> str:

@@ -121,15 +121,18 @@ def gru_scan(
     bias_hh: Tensor | None,
     batch_sizes: list[int],
     step: Callable[..., Tensor],
+    mask: Tensor | None = None,
 ) -> Tensor:
     """The GRU over all steps: the outputs ``(S, H)`` in the packed layout.
 
     ``projected`` is ``(S, 3H)`` with ``bias_ih`` (:meth:`seqmodels.GRUCell.project_input`);
-    ``step(x, h, weight_hh, bias_hh)`` is the cell's reference step.
+    ``step(x, h, weight_hh, bias_hh)`` is the cell's reference step (with a ``mask``, the
+    masked one). ``mask`` ``(N, H)``, recurrent dropout: each step reads :math:`h_{t-1} \\odot m`
+    wherever it reads the previous state, one mask row per sequence.
     """
     if _needs_grad(projected, h0, weight_hh, bias_hh):
-        return GRUScan.apply(projected, h0, weight_hh, bias_hh, batch_sizes, step)
-    return _gru_forward(projected, h0, weight_hh, bias_hh, batch_sizes, save=False)[0]
+        return GRUScan.apply(projected, h0, weight_hh, bias_hh, batch_sizes, step, mask)
+    return _gru_forward(projected, h0, weight_hh, bias_hh, batch_sizes, False, mask)[0]
 
 
 def rnn_scan(
@@ -139,15 +142,17 @@ def rnn_scan(
     nonlinearity: str,
     batch_sizes: list[int],
     step: Callable[..., Tensor],
+    mask: Tensor | None = None,
 ) -> Tensor:
     """The Elman RNN over all steps: the outputs ``(S, H)`` in the packed layout.
 
     ``projected`` is ``(S, H)`` with both biases (:meth:`seqmodels.RNNCell.project_input`);
-    ``step(x, h, weight_hh)`` is the cell's reference step.
+    ``step(x, h, weight_hh)`` is the cell's reference step (with a ``mask``, the masked one).
+    ``mask`` ``(N, H)``: recurrent dropout, as in :func:`gru_scan`.
     """
     if _needs_grad(projected, h0, weight_hh):
-        return RNNScan.apply(projected, h0, weight_hh, nonlinearity, batch_sizes, step)
-    return _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes)
+        return RNNScan.apply(projected, h0, weight_hh, nonlinearity, batch_sizes, step, mask)
+    return _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes, mask)
 
 
 def _lstm_forward(
@@ -211,8 +216,10 @@ def _gru_forward(
     bias_hh: Tensor | None,
     batch_sizes: list,
     save: bool,
+    mask: Tensor | None,
 ) -> tuple[Tensor, ...]:
-    """``(outputs[, gates, new, recurrent_n])``; ``save`` keeps what backward needs."""
+    """``(outputs[, gates, new, recurrent_n])``; ``save`` keeps what backward needs; ``mask``:
+    see :func:`gru_scan`."""
     hidden, batch = h0.size(1), h0.size(0)
     weight_t = weight_hh.t()
     outputs = projected.new_empty(projected.size(0), hidden)
@@ -228,7 +235,7 @@ def _gru_forward(
     for (x, h_out), (r_z_out, n_out, recurrent_n_out) in zip(
         _steps(batch_sizes, projected, outputs), scratch, strict=True
     ):
-        h = h[: x.size(0)]
+        h = h[: x.size(0)] if mask is None else h[: x.size(0)] * mask[: x.size(0)]
         if bias_hh is None:
             recurrent = h @ weight_t  # (N_t, 3H)
         else:
@@ -242,13 +249,19 @@ def _gru_forward(
 
 
 def _rnn_forward(
-    projected: Tensor, h0: Tensor, weight_hh: Tensor, nonlinearity: str, batch_sizes: list
+    projected: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    nonlinearity: str,
+    batch_sizes: list,
+    mask: Tensor | None,
 ) -> Tensor:
     weight_t, activation = weight_hh.t(), ACTIVATIONS[nonlinearity]
     outputs = torch.empty_like(projected)
     h = h0
     for x, h_out in _steps(batch_sizes, projected, outputs):
-        h = activation(torch.addmm(x, h[: x.size(0)], weight_t))
+        n = x.size(0)  # sequences that ended drop out (packed input)
+        h = activation(torch.addmm(x, h[:n] if mask is None else h[:n] * mask[:n], weight_t))
         h_out.copy_(h)
     return outputs
 
@@ -331,7 +344,7 @@ class LSTMScan(torch.autograd.Function):
         previous = _previous(h0, outputs, batch_sizes)  # (S, H): h_{t-1} of every row
         if mask is not None:
             grad_h0.mul_(mask)
-            previous.mul_(torch.cat([mask[:size] for size in batch_sizes]))  # masked h_{t-1}
+            previous.mul_(_packed_mask(mask, batch_sizes))  # what each step read
         grad_weight = grad_gates.t() @ previous  # (4H, H)
         return grad_gates, grad_h0, grad_c0, grad_weight, None, None, None
 
@@ -341,24 +354,30 @@ class GRUScan(torch.autograd.Function):
     :func:`gru_scan`. ``bias_hh`` may be None."""
 
     @staticmethod
-    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes, step):  # noqa: ANN001, ANN205
+    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes, step, mask):  # noqa: ANN001, ANN205
         outputs, gates, new, recurrent_n = _gru_forward(
-            projected, h0, weight_hh, bias_hh, batch_sizes, save=True
+            projected, h0, weight_hh, bias_hh, batch_sizes, True, mask
         )
         ctx.batch_sizes, ctx.step = batch_sizes, step
-        ctx.save_for_backward(projected, h0, weight_hh, bias_hh, outputs, gates, new, recurrent_n)
+        saved = (projected, h0, weight_hh, bias_hh, mask, outputs, gates, new, recurrent_n)
+        ctx.save_for_backward(*saved)
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
-        projected, h0, weight_hh, bias_hh, outputs, gates, new, recurrent_n = ctx.saved_tensors
+        projected, h0, weight_hh, bias_hh, mask, outputs, gates, new, recurrent_n = (
+            ctx.saved_tensors
+        )
         batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
         if torch.is_grad_enabled():  # create_graph=True
             grads = _autograd_backward(
                 ctx.step, batch_sizes, projected, (h0,), (weight_hh, bias_hh), (grad_outputs,)
             )
-            return (*grads, None, None)
-        previous = _previous(h0, outputs, batch_sizes)
+            return (*grads, None, None, None)
+        previous = _previous(h0, outputs, batch_sizes)  # (S, H): h_{t-1} of every row
+        if mask is not None:
+            previous.mul_(_packed_mask(mask, batch_sizes))  # what each step read
+        one = gates.new_ones(())
         r, z = gates.unsafe_chunk(2, 1)
         sigmoid_slope = gates * (1 - gates)
         # for all steps at once: ∂h'/∂ of the n and z pre-activations, ∂(n's)/∂(r's)
@@ -371,8 +390,14 @@ class GRUScan(torch.autograd.Function):
         steps = _steps(batch_sizes, grad_outputs, z, r, a_n, a_z, a_r, grad_recurrent, d_n)
         grad_h = carried = z_next = None  # step t + 1's h̄, δ of W_hh h + b_hh and z
         for grad_out, z_t, r_t, a_n_t, a_z_t, a_r_t, d_recurrent, d_n in reversed(steps):
-            grad_h = _add_carried(grad_out, grad_h, z_next, torch.addcmul)
-            grad_h = _add_carried(grad_h, carried, weight_hh, torch.addmm)  # h̄_t
+            if mask is None:
+                grad_h = _add_carried(grad_out, grad_h, z_next, torch.addcmul)
+                grad_h = _add_carried(grad_h, carried, weight_hh, torch.addmm)  # h̄_t
+            elif grad_h is None:
+                grad_h = grad_out
+            else:  # step t + 1 read h_t ⊙ m: both terms carried back times m
+                read = torch.addmm(grad_h * z_next, carried, weight_hh)
+                grad_h = _add_carried(grad_out, read.mul_(mask[: read.size(0)]), one, torch.addcmul)
             d_r, d_z, d_recurrent_n = d_recurrent.unsafe_chunk(3, 1)
             torch.mul(grad_h, a_n_t, out=d_n)
             torch.mul(grad_h, a_z_t, out=d_z)
@@ -380,10 +405,12 @@ class GRUScan(torch.autograd.Function):
             torch.mul(d_n, r_t, out=d_recurrent_n)
             carried, z_next = d_recurrent, z_t
         grad_h = torch.addmm(grad_h * z_next, carried, weight_hh)  # h̄_0
+        if mask is not None:
+            grad_h.mul_(mask)
         grad_projected[:, : 2 * hidden] = grad_recurrent[:, : 2 * hidden]
         grad_weight = grad_recurrent.t() @ previous  # (3H, H)
         grad_bias = grad_recurrent.sum(0) if bias_hh is not None else None
-        return grad_projected, grad_h, grad_weight, grad_bias, None, None
+        return grad_projected, grad_h, grad_weight, grad_bias, None, None, None
 
 
 class RNNScan(torch.autograd.Function):
@@ -391,30 +418,38 @@ class RNNScan(torch.autograd.Function):
     :func:`rnn_scan`."""
 
     @staticmethod
-    def forward(ctx, projected, h0, weight_hh, nonlinearity, batch_sizes, step):  # noqa: ANN001, ANN205
-        outputs = _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes)
+    def forward(ctx, projected, h0, weight_hh, nonlinearity, batch_sizes, step, mask):  # noqa: ANN001, ANN205
+        outputs = _rnn_forward(projected, h0, weight_hh, nonlinearity, batch_sizes, mask)
         ctx.batch_sizes, ctx.nonlinearity, ctx.step = batch_sizes, nonlinearity, step
-        ctx.save_for_backward(projected, h0, weight_hh, outputs)
+        ctx.save_for_backward(projected, h0, weight_hh, mask, outputs)
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
-        projected, h0, weight_hh, outputs = ctx.saved_tensors
+        projected, h0, weight_hh, mask, outputs = ctx.saved_tensors
         batch_sizes = ctx.batch_sizes
         if torch.is_grad_enabled():  # create_graph=True
             grads = _autograd_backward(
                 ctx.step, batch_sizes, projected, (h0,), (weight_hh,), (grad_outputs,)
             )
-            return (*grads, None, None, None)
+            return (*grads, None, None, None, None)
         slope = _SLOPES[ctx.nonlinearity](outputs)  # for all steps at once
         grad_pre = torch.empty_like(outputs)
         steps = _steps(batch_sizes, grad_outputs, slope, grad_pre)
-        delta = None  # step t + 1's
+        delta, one = None, outputs.new_ones(())  # step t + 1's δ
         for grad_out, slope_t, d in reversed(steps):
-            grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            if mask is None:
+                grad_h = _add_carried(grad_out, delta, weight_hh, torch.addmm)  # h̄_t
+            else:  # step t + 1 read h_t ⊙ m
+                read = None if delta is None else (delta @ weight_hh).mul_(mask[: delta.size(0)])
+                grad_h = _add_carried(grad_out, read, one, torch.addcmul)
             delta = torch.mul(grad_h, slope_t, out=d)
-        previous = _previous(h0, outputs, batch_sizes)
-        return grad_pre, delta @ weight_hh, grad_pre.t() @ previous, None, None, None
+        grad_h0 = delta @ weight_hh
+        previous = _previous(h0, outputs, batch_sizes)  # (S, H): h_{t-1} of every row
+        if mask is not None:
+            grad_h0.mul_(mask)
+            previous.mul_(_packed_mask(mask, batch_sizes))  # what each step read
+        return grad_pre, grad_h0, grad_pre.t() @ previous, None, None, None, None
 
 
 def _autograd_backward(
@@ -496,6 +531,11 @@ def _previous(initial: Tensor, states: Tensor, batch_sizes: list[int]) -> Tensor
     start = torch.where(step == 0, 0, initial.size(0) + starts[(step - 1).clamp(min=0)])
     rows = (start + sequence).to(states.device)  # in cat((initial, states))
     return torch.cat((initial, states)).index_select(0, rows)
+
+
+def _packed_mask(mask: Tensor, batch_sizes: list[int]) -> Tensor:
+    """``(S, H)``: each packed row's row of the per-sequence ``(N, H)`` mask."""
+    return torch.cat([mask[:size] for size in batch_sizes])
 
 
 def final_rows(states: Tensor, batch_sizes: list[int]) -> Tensor:

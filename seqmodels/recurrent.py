@@ -99,9 +99,9 @@ class Recurrent(nn.Module):
     The three regularisers are off by default, and then the layer computes exactly what it
     computes without them. Dropout masks are only drawn in training; ``recurrent_dropout`` and
     ``weight_drop`` are the identity in eval mode. ``weight_drop`` keeps the built-in cells'
-    fused scans, and so does ``recurrent_dropout`` for the LSTM (``cell.masked_scan``; other
-    cells run their ``step`` loop with it); ``zoneout`` draws a mask at every step, so the
-    layer then runs the cell's ``step`` loop.
+    fused scans, and so does ``recurrent_dropout`` for the RNN, GRU and LSTM cells
+    (``cell.masked_scan``; other cells run their ``step`` loop with it); ``zoneout`` draws a
+    mask at every step, so the layer then runs the cell's ``step`` loop.
 
     Inputs: ``input, hx=None, lengths=None``. ``lengths`` (``(N,)`` integers on any device,
     any order) marks the valid steps of padded input; padded output positions are zeros.

@@ -176,7 +176,7 @@ def test_fused_gru_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, bias):
     ]
     if not bias:
         inputs[-1] = None
-    scan = lambda *x: GRUScan.apply(*x, batch_sizes, gru_step)  # noqa: E731
+    scan = lambda *x: GRUScan.apply(*x, batch_sizes, gru_step, None)  # noqa: E731
     assert torch.autograd.gradcheck(scan, inputs)
     assert torch.autograd.gradgradcheck(scan, inputs)
 
@@ -191,7 +191,7 @@ def test_fused_rnn_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, nonlinea
         for shape in shapes
     ]
     step = functools.partial(rnn_step, nonlinearity=nonlinearity)
-    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes, step)  # noqa: E731
+    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes, step, None)  # noqa: E731
     assert torch.autograd.gradcheck(scan, inputs)
     if nonlinearity in ("tanh", "sigmoid"):  # smooth: second derivatives by finite differences
         assert torch.autograd.gradgradcheck(scan, inputs)

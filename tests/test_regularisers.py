@@ -9,13 +9,15 @@ from seqmodels import (
     GRU,
     LSTM,
     RNN,
+    GRUCell,
     LayerNormLSTMCell,
     LSTMCell,
     Recurrent,
     RecurrentCell,
+    RNNCell,
     build_recurrent,
 )
-from seqmodels.fused import LSTMScan
+from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 from seqmodels.models import CharLM
 from seqmodels.recurrent import REGULARISERS
 
@@ -157,51 +159,60 @@ def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
     assert torch.autograd.gradcheck(run, (x, weight.detach().clone().requires_grad_()))
 
 
-class SteppedLSTMCell(LSTMCell):
-    """The LSTM cell with a step of its own: a layer of it runs the step loop, never a scan."""
-
-    def step(self, projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        return super().step(projected, state)
+FUSED_SCANS = {RNNCell: RNNScan, GRUCell: GRUScan, LSTMCell: LSTMScan}
 
 
-def lstm_pair(**options: float) -> tuple[Recurrent, Recurrent]:
-    """A 2-layer bidirectional LSTM and its step-loop twin with the same weights."""
-    fused = Recurrent(LSTMCell, 3, 5, num_layers=2, bidirectional=True, **options)
-    stepped = Recurrent(SteppedLSTMCell, 3, 5, num_layers=2, bidirectional=True, **options)
-    stepped.load_state_dict(fused.state_dict())
-    return fused, stepped
+def stepped(cell_class: type[RecurrentCell]) -> type[RecurrentCell]:
+    """``cell_class`` with a step of its own: a layer of it runs the step loop, never a scan."""
+
+    def step(self: RecurrentCell, projected: Tensor, state: Tensor) -> Tensor:
+        return cell_class.step(self, projected, state)
+
+    return type(f"Stepped{cell_class.__name__}", (cell_class,), {"step": step})
 
 
-def test_lstm_recurrent_dropout_runs_in_the_fused_scan_with_the_step_loops_values(monkeypatch):
-    scans = []
-    apply = LSTMScan.apply
-    monkeypatch.setattr(LSTMScan, "apply", lambda *args: scans.append(args[-1]) or apply(*args))
+def fused_and_stepped(cell_class: type[RecurrentCell], **options: float):
+    """A 2-layer bidirectional layer of ``cell_class`` and its step-loop twin, same weights."""
+    fused = Recurrent(cell_class, 3, 5, num_layers=2, bidirectional=True, **options)
+    twin = Recurrent(stepped(cell_class), 3, 5, num_layers=2, bidirectional=True, **options)
+    twin.load_state_dict(fused.state_dict())
+    return fused, twin
+
+
+@pytest.mark.parametrize("cell_class", list(FUSED_SCANS))
+def test_recurrent_dropout_runs_in_the_fused_scans_with_the_step_loops_values(
+    cell_class, monkeypatch
+):
+    scan = FUSED_SCANS[cell_class]
+    masks, apply = [], scan.apply
+    monkeypatch.setattr(scan, "apply", lambda *args: masks.append(args[-1]) or apply(*args))
     torch.manual_seed(0)
-    fused, stepped = lstm_pair(recurrent_dropout=0.4)
+    fused, twin = fused_and_stepped(cell_class, recurrent_dropout=0.4)
     x = torch.randn(6, 4, 3, requires_grad=True)
-    h0, c0 = (torch.randn(4, 4, 5, requires_grad=True) for _ in range(2))
+    states = [torch.randn(4, 4, 5, requires_grad=True) for _ in fused.cells[0].state_sizes]
+    hx = tuple(states) if len(states) > 1 else states[0]
     lengths = torch.tensor([6, 3, 5, 1])
     results = []
-    for layer in (fused, stepped):
+    for layer in (fused, twin):
         torch.manual_seed(1)  # the same masks
-        output, (h_n, c_n) = layer(x, (h0, c0), lengths=lengths)
-        loss = output.pow(2).sum() + h_n.sum() + c_n.pow(2).sum()
-        results.append(
-            (output, h_n, c_n, *torch.autograd.grad(loss, (x, h0, c0, *layer.parameters())))
-        )
-    assert len(scans) == 4 and all(mask is not None for mask in scans)  # layers x directions
+        output, final = layer(x, hx, lengths=lengths)
+        finals = final if isinstance(final, tuple) else (final,)
+        loss = output.pow(2).sum() + sum(part.pow(2).sum() for part in finals)
+        grads = torch.autograd.grad(loss, (x, *states, *layer.parameters()))
+        results.append((output, *finals, *grads))
+    assert len(masks) == 4 and all(mask is not None for mask in masks)  # layers x directions
     for ours, reference in zip(*results, strict=True):
         torch.testing.assert_close(ours, reference)
     fused.eval()
-    assert not torch.allclose(results[0][0], fused(x, (h0, c0), lengths=lengths)[0])
+    assert not torch.allclose(results[0][0], fused(x, hx, lengths=lengths)[0])
 
 
 def test_lstm_recurrent_dropout_under_autocast_equals_the_step_loop():
     torch.manual_seed(0)
-    fused, stepped = lstm_pair(recurrent_dropout=0.4)
+    fused, twin = fused_and_stepped(LSTMCell, recurrent_dropout=0.4)
     x = torch.randn(6, 4, 3)
     outputs = []
-    for layer in (fused, stepped):
+    for layer in (fused, twin):
         torch.manual_seed(1)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             outputs.append(layer(x)[0])
@@ -209,9 +220,10 @@ def test_lstm_recurrent_dropout_under_autocast_equals_the_step_loop():
     assert torch.equal(*outputs)
 
 
-def test_gradcheck_and_double_backward_of_the_fused_lstm_recurrent_dropout():
+@pytest.mark.parametrize("cell_class", list(FUSED_SCANS))
+def test_gradcheck_and_double_backward_of_fused_recurrent_dropout(cell_class):
     torch.manual_seed(0)
-    fused, stepped = (layer.double() for layer in lstm_pair(recurrent_dropout=0.5))
+    fused, twin = (layer.double() for layer in fused_and_stepped(cell_class, recurrent_dropout=0.5))
     x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([5, 3])
 
@@ -222,7 +234,7 @@ def test_gradcheck_and_double_backward_of_the_fused_lstm_recurrent_dropout():
 
     assert torch.autograd.gradcheck(lambda x: run(fused, x), (x,))
     second = []
-    for layer in (fused, stepped):
+    for layer in (fused, twin):
         (grad_x,) = torch.autograd.grad(run(layer, x).tanh().sum(), x, create_graph=True)
         second.append(torch.autograd.grad(grad_x.pow(2).sum(), layer.cells[0].weight_hh))
     torch.testing.assert_close(*second)
