@@ -18,11 +18,11 @@ over the LSTM that the model would reach if everything but its matrix products t
 
     python scripts/benchmark.py --mingru --repeats 5
 
-``--regularisers`` prints training-mode forward+backward times of the LSTM with each regulariser
-of :class:`seqmodels.Recurrent` at the two larger sizes, and of the masked step loop that
-recurrent dropout would run without the fused scan:
+``--regularisers`` prints training-mode forward+backward times of each cell's layer with each
+regulariser of :class:`seqmodels.Recurrent` at the two larger sizes, and of the masked step loop
+that recurrent dropout would run without the fused scans:
 
-    python scripts/benchmark.py --regularisers --repeats 10
+    python scripts/benchmark.py --regularisers --repeats 10 --cells lstm gru
 """
 
 from __future__ import annotations
@@ -128,27 +128,30 @@ class ParallelMinGRUCell(seqmodels.MinGRUCell):
         return steps.flatten(0, 1), steps[-1]
 
 
-class SteppedLSTMCell(seqmodels.LSTMCell):
-    """The LSTM run by the step loop (with regularisers: the masked step loop)."""
-
-    scan = RecurrentCell.scan
-    masked_scan = RecurrentCell.masked_scan
+CELLS = {"lstm": seqmodels.LSTMCell, "gru": seqmodels.GRUCell, "rnn": seqmodels.RNNCell}
 
 
-def measure_regularisers(shape: tuple[int, int, int, int], repeats: int) -> dict:
-    """Training-mode forward+backward ms of a seqmodels LSTM with each regulariser, and of the
-    step loop with recurrent dropout (what the fused scan replaces)."""
+def step_loop(cell: type[RecurrentCell]) -> type[RecurrentCell]:
+    """``cell`` run by its step loop (with recurrent dropout: the masked step loop)."""
+    loops = {"scan": RecurrentCell.scan, "masked_scan": RecurrentCell.masked_scan}
+    return type(f"Stepped{cell.__name__}", (cell,), loops)
+
+
+def measure_regularisers(cell: str, shape: tuple[int, int, int, int], repeats: int) -> dict:
+    """Training-mode forward+backward ms of a seqmodels layer of ``cell`` with each
+    regulariser, and of its step loop with recurrent dropout (what the fused scan replaces)."""
     steps, batch, input_size, hidden_size = shape
     x = torch.randn(steps, batch, input_size, requires_grad=True)
-    row = {"T": steps, "B": batch, "input": input_size, "hidden": hidden_size}
-    for name, cell, options in (
-        ("plain", seqmodels.LSTMCell, {}),
-        ("recurrent_dropout", seqmodels.LSTMCell, {"recurrent_dropout": 0.25}),
-        ("weight_drop", seqmodels.LSTMCell, {"weight_drop": 0.5}),
-        ("zoneout", seqmodels.LSTMCell, {"zoneout": 0.1}),
-        ("recurrent_dropout_steps", SteppedLSTMCell, {"recurrent_dropout": 0.25}),
+    row = {"cell": cell, "T": steps, "B": batch, "input": input_size, "hidden": hidden_size}
+    fused = CELLS[cell]
+    for name, cell_class, options in (
+        ("plain", fused, {}),
+        ("recurrent_dropout", fused, {"recurrent_dropout": 0.25}),
+        ("weight_drop", fused, {"weight_drop": 0.5}),
+        ("zoneout", fused, {"zoneout": 0.1}),
+        ("recurrent_dropout_steps", step_loop(fused), {"recurrent_dropout": 0.25}),
     ):
-        layer = seqmodels.Recurrent(cell, input_size, hidden_size, **options)
+        layer = seqmodels.Recurrent(cell_class, input_size, hidden_size, **options)
 
         def forward_backward(layer: nn.Module = layer) -> None:
             output, _ = layer(x)
@@ -161,14 +164,14 @@ def measure_regularisers(shape: tuple[int, int, int, int], repeats: int) -> dict
 def regularisers_markdown(rows: list[dict]) -> str:
     names = ("plain", "recurrent_dropout", "weight_drop", "zoneout", "recurrent_dropout_steps")
     lines = [
-        "| T, B, in, hidden | LSTM fwd+bwd ms: plain / recurrent_dropout / weight_drop / zoneout "
+        "| cell | T, B, in, hidden | fwd+bwd ms: plain / recurrent_dropout / weight_drop / zoneout "
         "| recurrent_dropout by the step loop | step loop / fused |",
-        "|---|---|---|---|",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
         times = " / ".join(f"{r[name]:.1f}" for name in names[:4])
         lines.append(
-            f"| {r['T']}, {r['B']}, {r['input']}, {r['hidden']} | {times} "
+            f"| {r['cell']} | {r['T']}, {r['B']}, {r['input']}, {r['hidden']} | {times} "
             f"| {r[names[4]]:.1f} | {r[names[4]] / r['recurrent_dropout']:.2f}x |"
         )
     return "\n".join(lines)
@@ -297,14 +300,18 @@ def main() -> None:
         "--mingru", action="store_true", help="minGRU scan and char-LM tables instead (CPU)"
     )
     parser.add_argument(
-        "--regularisers", action="store_true", help="LSTM regulariser table instead (CPU)"
+        "--regularisers", action="store_true", help="regulariser table of --cells instead (CPU)"
     )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.regularisers:
         torch.manual_seed(0)
-        rows = [measure_regularisers(shape, args.repeats) for shape in SHAPES[:2]]
+        rows = [
+            measure_regularisers(cell, shape, args.repeats)
+            for cell in args.cells
+            for shape in SHAPES[:2]
+        ]
         threads = torch.get_num_threads()
         print(f"torch {torch.__version__}, {threads} CPU threads, median of {args.repeats}")
         print(regularisers_markdown(rows))
