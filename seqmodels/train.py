@@ -68,16 +68,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     if cfg.model.get("norm") != "auto":
         return _test(*_fit(cfg))
-    if not cfg.train:
+    if not cfg.train or cfg.get("ckpt_path"):
         raise ValueError(
-            "model.norm=auto is chosen by fitting (train=true); to test a checkpoint set "
-            "model.norm to the one it was trained with (last or seasonal)"
+            "model.norm=auto is chosen by fitting from scratch (train=true, no ckpt_path); to "
+            "test or resume a checkpoint set model.norm to the one it was trained with (last or "
+            "seasonal)"
         )
     candidates = norm_candidates(cfg)
     several = len(candidates) > 1  # one candidate: the run writes where a plain one would
     runs = {name: _fit(_with_norm(cfg, name, subdirectory=several)) for name in candidates}
-    # run[-1]: the run's trainer
-    scores = {f"select/{name}_val_loss": _validation_score(run[-1]) for name, run in runs.items()}
+    scores = {
+        f"select/{name}_val_loss": _validation_score(trainer)
+        for name, (*_, trainer) in runs.items()
+    }
     metrics = _test(*runs[chosen_norm(scores)])
     metrics.update(scores)
     return metrics

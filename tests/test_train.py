@@ -247,9 +247,10 @@ def test_norm_auto_without_a_season_is_norm_last(tmp_path):
     assert (tmp_path / "auto" / "checkpoints" / "last.ckpt").is_file()
 
 
-def test_norm_auto_needs_training(tmp_path):
-    with pytest.raises(ValueError, match=r"model.norm=auto is chosen by fitting \(train=true\)"):
-        train(compose_config([*SMALL_SINE, "model.norm=auto", "train=false"], tmp_path))
+@pytest.mark.parametrize("override", ["train=false", "ckpt_path=last.ckpt"])
+def test_norm_auto_needs_training_from_scratch(override, tmp_path):
+    with pytest.raises(ValueError, match=r"model.norm=auto is chosen by fitting from scratch"):
+        train(compose_config([*SMALL_SINE, "model.norm=auto", override], tmp_path))
 
 
 @pytest.mark.filterwarnings("ignore:The dirpath has changed")  # a resumed run writes elsewhere
