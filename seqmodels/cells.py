@@ -220,20 +220,6 @@ def fusable(projected: Tensor, mask: Tensor | None, *tensors: Tensor | None) -> 
     return can_fuse(projected, mask, *tensors)
 
 
-def unfused_scan(
-    cell: RecurrentCell,
-    projected: Tensor,
-    batch_sizes: list[int],
-    state: State,
-    mask: Tensor | None,
-) -> tuple[Tensor, State]:
-    """The step loop of :meth:`RecurrentCell.scan`, or with a ``mask`` of
-    :meth:`RecurrentCell.masked_scan`: where a fused scan cannot serve."""
-    if mask is None:
-        return RecurrentCell.scan(cell, projected, batch_sizes, state)
-    return RecurrentCell.masked_scan(cell, projected, batch_sizes, state, mask)
-
-
 def check_state(
     owner: nn.Module, hx: object, shapes: list[tuple[int, ...]], what: str
 ) -> tuple[Tensor, ...]:
@@ -321,7 +307,39 @@ def rnn_step(projected: Tensor, state: Tensor, weight_hh: Tensor, nonlinearity: 
     return ACTIVATIONS[nonlinearity](torch.addmm(projected, state, weight_hh.t()))
 
 
-class RNNCell(RecurrentCell):
+class FusedScanCell(RecurrentCell):
+    """Base of the cells with a hand-written scan in :mod:`seqmodels.fused` (RNN, GRU, LSTM).
+
+    :meth:`scan` and :meth:`masked_scan` both go through :meth:`_fused_scan`, which runs the
+    whole sequence in the fused scan (same values as the step loop) and hands the call to the
+    step loop (:meth:`_step_loop`) where :func:`fusable` says no, and for subclasses that change
+    :meth:`step`.
+    """
+
+    def scan(self, projected: Tensor, batch_sizes: list[int], state: State) -> tuple[Tensor, State]:
+        return self._fused_scan(projected, batch_sizes, state, None)
+
+    def masked_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor
+    ) -> tuple[Tensor, State]:
+        return self._fused_scan(projected, batch_sizes, state, mask)
+
+    def _fused_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor | None
+    ) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def _step_loop(
+        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """The step loop of :meth:`RecurrentCell.scan`, or with a ``mask`` of
+        :meth:`RecurrentCell.masked_scan`."""
+        if mask is None:
+            return super().scan(projected, batch_sizes, state)
+        return super().masked_scan(projected, batch_sizes, state, mask)
+
+
+class RNNCell(FusedScanCell):
     r"""An Elman RNN cell with tanh, ReLU, sigmoid or leaky-ReLU non-linearity.
 
     .. math::
@@ -378,29 +396,12 @@ class RNNCell(RecurrentCell):
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         return rnn_step(projected, state, self.weight_hh, self.nonlinearity)
 
-    def scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """All steps at once with :func:`~seqmodels.fused.rnn_scan` (same values).
-
-        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
-        change :meth:`step`.
-        """
-        return self._fused_scan(projected, batch_sizes, state, None)
-
-    def masked_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
-        :func:`~seqmodels.fused.rnn_scan`, where :meth:`scan` would use it."""
-        return self._fused_scan(projected, batch_sizes, state, mask)
-
     def _fused_scan(
         self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
         if type(self).step is not RNNCell.step or not fusable(projected, mask, state, weight_hh):
-            return unfused_scan(self, projected, batch_sizes, state, mask)
+            return self._step_loop(projected, batch_sizes, state, mask)
         step = functools.partial(rnn_step, nonlinearity=self.nonlinearity)
         if mask is not None:
             step = functools.partial(masked_step, step, mask)
@@ -411,7 +412,7 @@ class RNNCell(RecurrentCell):
         return f"{super().extra_repr()}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
 
 
-class LSTMCell(RecurrentCell):
+class LSTMCell(FusedScanCell):
     r"""A long short-term memory cell, with an optional projection of the hidden state.
 
     .. math::
@@ -492,27 +493,6 @@ class LSTMCell(RecurrentCell):
             h = h @ self.weight_hr.t()
         return h, c
 
-    def scan(
-        self, projected: Tensor, batch_sizes: list[int], state: tuple[Tensor, Tensor]
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """All steps at once with :func:`~seqmodels.fused.lstm_scan` (same values).
-
-        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, for projections and for
-        subclasses that change :meth:`step`.
-        """
-        return self._fused_scan(projected, batch_sizes, state, None)
-
-    def masked_scan(
-        self,
-        projected: Tensor,
-        batch_sizes: list[int],
-        state: tuple[Tensor, Tensor],
-        mask: Tensor,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
-        :func:`~seqmodels.fused.lstm_scan`, where :meth:`scan` would use it."""
-        return self._fused_scan(projected, batch_sizes, state, mask)
-
     def _fused_scan(
         self,
         projected: Tensor,
@@ -526,7 +506,7 @@ class LSTMCell(RecurrentCell):
             or type(self).step is not LSTMCell.step
             or not fusable(projected, mask, *state, weight_hh)
         ):
-            return unfused_scan(self, projected, batch_sizes, state, mask)
+            return self._step_loop(projected, batch_sizes, state, mask)
         step = lstm_step if mask is None else functools.partial(masked_step, lstm_step, mask)
         outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)
         return outputs, (final_rows(outputs, batch_sizes), c_n)
@@ -536,7 +516,7 @@ class LSTMCell(RecurrentCell):
         return f"{super().extra_repr()}, bias={self.bias}{proj}"
 
 
-class GRUCell(RecurrentCell):
+class GRUCell(FusedScanCell):
     r"""A gated recurrent unit cell, with the reset gate applied after the hidden matmul.
 
     .. math::
@@ -592,23 +572,6 @@ class GRUCell(RecurrentCell):
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         return gru_step(projected, state, self.weight_hh, self.bias_hh)
 
-    def scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """All steps at once with :func:`~seqmodels.fused.gru_scan` (same values).
-
-        Steps instead where :func:`~seqmodels.fused.can_fuse` says no, and for subclasses that
-        change :meth:`step`.
-        """
-        return self._fused_scan(projected, batch_sizes, state, None)
-
-    def masked_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Recurrent dropout (see :meth:`RecurrentCell.masked_scan`) in
-        :func:`~seqmodels.fused.gru_scan`, where :meth:`scan` would use it."""
-        return self._fused_scan(projected, batch_sizes, state, mask)
-
     def _fused_scan(
         self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
@@ -618,7 +581,7 @@ class GRUCell(RecurrentCell):
         if type(self).step is not GRUCell.step or not fusable(
             projected, mask, state, weight_hh, bias_hh
         ):
-            return unfused_scan(self, projected, batch_sizes, state, mask)
+            return self._step_loop(projected, batch_sizes, state, mask)
         step = gru_step if mask is None else functools.partial(masked_step, gru_step, mask)
         outputs = gru_scan(projected, state, weight_hh, bias_hh, batch_sizes, step, mask)
         return outputs, final_rows(outputs, batch_sizes)
