@@ -19,10 +19,12 @@ over the LSTM that the model would reach if everything but its matrix products t
     python scripts/benchmark.py --mingru --repeats 5
 
 ``--regularisers`` prints training-mode forward+backward times of each cell's layer with each
-regulariser of :class:`seqmodels.Recurrent` at the two larger sizes, and of the masked step loop
-that recurrent dropout would run without the fused scans:
+regulariser of :class:`seqmodels.Recurrent` at the two larger sizes, and of the step loops
+(plain and masked) that would run without the fused scans:
 
-    python scripts/benchmark.py --regularisers --repeats 10 --cells lstm gru
+    python scripts/benchmark.py --regularisers --repeats 10 --cells lstm gru layernorm_gru
+
+(``layernorm_gru``, which has no ``torch.nn`` twin, is timed in this table only.)
 """
 
 from __future__ import annotations
@@ -128,7 +130,12 @@ class ParallelMinGRUCell(seqmodels.MinGRUCell):
         return steps.flatten(0, 1), steps[-1]
 
 
-CELLS = {"lstm": seqmodels.LSTMCell, "gru": seqmodels.GRUCell, "rnn": seqmodels.RNNCell}
+CELLS = {
+    "lstm": seqmodels.LSTMCell,
+    "gru": seqmodels.GRUCell,
+    "rnn": seqmodels.RNNCell,
+    "layernorm_gru": seqmodels.LayerNormGRUCell,  # no torch.nn twin: --regularisers only
+}
 
 
 def step_loop(cell: type[RecurrentCell]) -> type[RecurrentCell]:
@@ -139,7 +146,8 @@ def step_loop(cell: type[RecurrentCell]) -> type[RecurrentCell]:
 
 def measure_regularisers(cell: str, shape: tuple[int, int, int, int], repeats: int) -> dict:
     """Training-mode forward+backward ms of a seqmodels layer of ``cell`` with each
-    regulariser, and of its step loop with recurrent dropout (what the fused scan replaces)."""
+    regulariser, and of its step loop without and with recurrent dropout (what the fused scan
+    replaces)."""
     steps, batch, input_size, hidden_size = shape
     x = torch.randn(steps, batch, input_size, requires_grad=True)
     row = {"cell": cell, "T": steps, "B": batch, "input": input_size, "hidden": hidden_size}
@@ -149,6 +157,7 @@ def measure_regularisers(cell: str, shape: tuple[int, int, int, int], repeats: i
         ("recurrent_dropout", fused, {"recurrent_dropout": 0.25}),
         ("weight_drop", fused, {"weight_drop": 0.5}),
         ("zoneout", fused, {"zoneout": 0.1}),
+        ("plain_steps", step_loop(fused), {}),
         ("recurrent_dropout_steps", step_loop(fused), {"recurrent_dropout": 0.25}),
     ):
         layer = seqmodels.Recurrent(cell_class, input_size, hidden_size, **options)
@@ -162,17 +171,22 @@ def measure_regularisers(cell: str, shape: tuple[int, int, int, int], repeats: i
 
 
 def regularisers_markdown(rows: list[dict]) -> str:
-    names = ("plain", "recurrent_dropout", "weight_drop", "zoneout", "recurrent_dropout_steps")
+    names = ("plain", "recurrent_dropout", "weight_drop", "zoneout")
     lines = [
         "| cell | T, B, in, hidden | fwd+bwd ms: plain / recurrent_dropout / weight_drop / zoneout "
-        "| recurrent_dropout by the step loop | step loop / fused |",
+        "| by the step loop: plain / recurrent_dropout | step loop / fused |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        times = " / ".join(f"{r[name]:.1f}" for name in names[:4])
+        times = " / ".join(f"{r[name]:.1f}" for name in names)
+        steps = f"{r['plain_steps']:.1f} / {r['recurrent_dropout_steps']:.1f}"
+        ratios = (
+            f"{r['plain_steps'] / r['plain']:.2f}x / "
+            f"{r['recurrent_dropout_steps'] / r['recurrent_dropout']:.2f}x"
+        )
         lines.append(
             f"| {r['cell']} | {r['T']}, {r['B']}, {r['input']}, {r['hidden']} | {times} "
-            f"| {r[names[4]]:.1f} | {r[names[4]] / r['recurrent_dropout']:.2f}x |"
+            f"| {steps} | {ratios} |"
         )
     return "\n".join(lines)
 
@@ -291,7 +305,7 @@ def mingru_markdown(scan_rows: list[dict], lm_rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--cells", nargs="+", default=list(LAYERS), choices=list(CELLS))
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu (+ cuda)")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per median")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -303,6 +317,12 @@ def main() -> None:
         "--regularisers", action="store_true", help="regulariser table of --cells instead (CPU)"
     )
     args = parser.parse_args()
+    twinless = [cell for cell in args.cells if cell not in LAYERS]
+    if twinless and not args.regularisers:
+        parser.error(
+            f"--cells {' '.join(twinless)}: no torch.nn twin to time against; "
+            "use them with --regularisers"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.regularisers:

@@ -62,7 +62,7 @@ CELLS: dict[str, CellSpec] = {
     "lstm": CellSpec(LSTMCell, 2, True, LSTM, nn.LSTM),
     "gru": CellSpec(GRUCell, 1, True, GRU, nn.GRU),
     "layernorm_lstm": CellSpec(LayerNormLSTMCell, 2, False),
-    "layernorm_gru": CellSpec(LayerNormGRUCell, 1, False),
+    "layernorm_gru": CellSpec(LayerNormGRUCell, 1, True),
     "mingru": CellSpec(MinGRUCell, 1, True, arguments=_MINIMAL_BLOCK),
     "minlstm": CellSpec(MinLSTMCell, 1, True, arguments=_MINIMAL_BLOCK),
 }

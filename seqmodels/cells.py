@@ -291,9 +291,20 @@ def lstm_step(
     return o.sigmoid() * c.tanh(), c
 
 
-def gru_step(projected: Tensor, state: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """One GRU step (see :class:`GRUCell`): ``h -> h'``."""
+def gru_step(
+    projected: Tensor,
+    state: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    norm_weight: Tensor | None = None,
+    norm_bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """One GRU step (see :class:`GRUCell`): ``h -> h'``. With ``norm_weight`` and ``norm_bias``,
+    the hidden contribution is layer-normalised first, as in :class:`LayerNormGRUCell`."""
     hidden = F.linear(state, weight_hh, bias_hh)  # (N, 3H)
+    if norm_weight is not None:
+        hidden = F.layer_norm(hidden, hidden.shape[1:], norm_weight, norm_bias, eps)
     x_r, x_z, x_n = projected.chunk(3, 1)
     h_r, h_z, h_n = hidden.chunk(3, 1)
     r = torch.sigmoid(x_r + h_r)
@@ -308,7 +319,8 @@ def rnn_step(projected: Tensor, state: Tensor, weight_hh: Tensor, nonlinearity: 
 
 
 class FusedScanCell(RecurrentCell):
-    """Base of the cells with a hand-written scan in :mod:`seqmodels.fused` (RNN, GRU, LSTM).
+    """Base of the cells with a hand-written scan in :mod:`seqmodels.fused` (RNN, GRU, LSTM and
+    the layer-norm GRU).
 
     :meth:`scan` and :meth:`masked_scan` both go through :meth:`_fused_scan`, which runs the
     whole sequence in the fused scan (same values as the step loop) and hands the call to the
@@ -664,12 +676,14 @@ class LayerNormLSTMCell(RecurrentCell):
         return h, c
 
 
-class LayerNormGRUCell(RecurrentCell):
+class LayerNormGRUCell(FusedScanCell):
     r"""A GRU cell with layer normalisation on the input and hidden contributions to the gates.
 
     haste's ``LayerNormGRU``: the input and hidden projections are normalised separately, the
     layer-norm shifts take the place of the biases, and the reset gate is applied after the hidden
-    matmul as in :class:`GRUCell`.
+    matmul as in :class:`GRUCell`. Layers of it run the GRU's fused scan with the hidden layer
+    norm inside (:func:`~seqmodels.fused.gru_scan`; the step loop under autocast, for a subclass
+    that changes :meth:`step`, and wherever :func:`fusable` says no).
 
     .. math::
         \begin{array}{ll}
@@ -721,13 +735,27 @@ class LayerNormGRUCell(RecurrentCell):
         return self.layernorm_i(F.linear(input, self.weight_ih))
 
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
-        hidden = self.layernorm_h(state @ self.weight_hh.t())  # (N, 3H)
-        x_r, x_z, x_n = projected.chunk(3, 1)
-        h_r, h_z, h_n = hidden.chunk(3, 1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        return n + z * (state - n)
+        norm = self.layernorm_h
+        return gru_step(projected, state, self.weight_hh, None, norm.weight, norm.bias, norm.eps)
+
+    def _fused_scan(
+        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        norm = self.layernorm_h
+        if (
+            type(self).step is not LayerNormGRUCell.step
+            or autocast_enabled(projected.device.type)  # the layer norms' dtypes: step loop
+            or not fusable(projected, mask, state, self.weight_hh, norm.weight, norm.bias)
+        ):
+            return self._step_loop(projected, batch_sizes, state, mask)
+        step = functools.partial(gru_step, eps=norm.eps)
+        if mask is not None:
+            step = functools.partial(masked_step, step, mask)
+        layer_norm = (norm.weight, norm.bias, norm.eps)
+        outputs = gru_scan(
+            projected, state, self.weight_hh, None, batch_sizes, step, mask, layer_norm
+        )
+        return outputs, final_rows(outputs, batch_sizes)
 
 
 def _reset_layer_norm_cell(cell: RecurrentCell) -> None:

@@ -122,17 +122,22 @@ def gru_scan(
     batch_sizes: list[int],
     step: Callable[..., Tensor],
     mask: Tensor | None = None,
+    layer_norm: tuple[Tensor, Tensor, float] | None = None,
 ) -> Tensor:
     """The GRU over all steps: the outputs ``(S, H)`` in the packed layout.
 
     ``projected`` is ``(S, 3H)`` with ``bias_ih`` (:meth:`seqmodels.GRUCell.project_input`);
-    ``step(x, h, weight_hh, bias_hh)`` is the cell's reference step (with a ``mask``, the
-    masked one). ``mask`` ``(N, H)``, recurrent dropout: each step reads :math:`h_{t-1} \\odot m`
-    wherever it reads the previous state, one mask row per sequence.
+    ``step(x, h, weight_hh, bias_hh, norm_weight, norm_bias)`` is the cell's reference step
+    (with a ``mask``, the masked one). ``mask`` ``(N, H)``, recurrent dropout: each step reads
+    :math:`h_{t-1} \\odot m` wherever it reads the previous state, one mask row per sequence.
+    ``layer_norm = (weight, bias, eps)``: the hidden contribution :math:`W_{hh} h` is
+    layer-normalised with them (:class:`seqmodels.LayerNormGRUCell`; ``bias_hh`` is None then).
     """
-    if _needs_grad(projected, h0, weight_hh, bias_hh):
-        return GRUScan.apply(projected, h0, weight_hh, bias_hh, batch_sizes, step, mask)
-    return _gru_forward(projected, h0, weight_hh, bias_hh, batch_sizes, False, mask)[0]
+    norm_weight, norm_bias, eps = (None, None, 0.0) if layer_norm is None else layer_norm
+    tensors = (projected, h0, weight_hh, bias_hh, norm_weight, norm_bias)
+    if _needs_grad(*tensors):
+        return GRUScan.apply(*tensors, eps, batch_sizes, step, mask)
+    return _gru_forward(*tensors, eps, batch_sizes, False, mask)[0]
 
 
 def rnn_scan(
@@ -214,38 +219,55 @@ def _gru_forward(
     h0: Tensor,
     weight_hh: Tensor,
     bias_hh: Tensor | None,
+    norm_weight: Tensor | None,
+    norm_bias: Tensor | None,
+    eps: float,
     batch_sizes: list,
     save: bool,
     mask: Tensor | None,
 ) -> tuple[Tensor, ...]:
-    """``(outputs[, gates, new, recurrent_n])``; ``save`` keeps what backward needs; ``mask``:
-    see :func:`gru_scan`."""
-    hidden, batch = h0.size(1), h0.size(0)
+    """``(outputs[, gates, new, recurrent_n, unnormed, mean, rstd])``; ``save`` keeps what
+    backward needs (the last three, with a layer norm: :math:`W_{hh} h` and its row statistics;
+    else None); ``mask``, the layer norm: see :func:`gru_scan`."""
+    hidden, batch, rows = h0.size(1), h0.size(0), projected.size(0)
     weight_t = weight_hh.t()
-    outputs = projected.new_empty(projected.size(0), hidden)
-    if save:  # r, z; n; W_hn h + b_hn of every step
-        rows = projected.size(0)
+    outputs = projected.new_empty(rows, hidden)
+    if save:  # r, z; n; W_hn h + b_hn (normalised) of every step
         gates = projected.new_empty(rows, 2 * hidden)
         new, recurrent_n = torch.empty_like(outputs), torch.empty_like(outputs)
     else:  # one step's, reused
         gates = projected.new_empty(batch, 2 * hidden)
         new, recurrent_n = h0.new_empty(batch, hidden), h0.new_empty(batch, hidden)
     scratch = (_steps if save else _rows)(batch_sizes, gates, new, recurrent_n)
+    normed = save and norm_weight is not None
+    unnormed = projected.new_empty(rows, 3 * hidden) if normed else None
+    unnormed_steps = unnormed.split(batch_sizes) if normed else [None] * len(batch_sizes)
+    statistics: list[tuple[Tensor, Tensor]] = []  # each step's layer-norm mean and 1 / std
     h = h0
-    for (x, h_out), (r_z_out, n_out, recurrent_n_out) in zip(
-        _steps(batch_sizes, projected, outputs), scratch, strict=True
+    for (x, h_out), (r_z_out, n_out, recurrent_n_out), unnormed_out in zip(
+        _steps(batch_sizes, projected, outputs), scratch, unnormed_steps, strict=True
     ):
         h = h[: x.size(0)] if mask is None else h[: x.size(0)] * mask[: x.size(0)]
         if bias_hh is None:
-            recurrent = h @ weight_t  # (N_t, 3H)
+            recurrent = torch.mm(h, weight_t, out=unnormed_out)  # (N_t, 3H)
         else:
-            recurrent = torch.addmm(bias_hh, h, weight_t)
+            recurrent = torch.addmm(bias_hh, h, weight_t, out=unnormed_out)
+        if norm_weight is not None:
+            recurrent, mean, rstd = torch.native_layer_norm(
+                recurrent, (3 * hidden,), norm_weight, norm_bias, eps
+            )
+            statistics.append((mean, rstd))
         r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=r_z_out)
         r, z = r_z.unsafe_chunk(2, 1)
         recurrent_n_out.copy_(recurrent[:, 2 * hidden :])
         n = torch.tanh(torch.addcmul(x[:, 2 * hidden :], r, recurrent_n_out), out=n_out)
         h = torch.addcmul(n, z, h - n, out=h_out)  # (1 - z) n + z h
-    return (outputs, gates, new, recurrent_n) if save else (outputs,)
+    if not save:
+        return (outputs,)
+    mean, rstd = (
+        (torch.cat(parts) for parts in zip(*statistics, strict=True)) if normed else (None, None)
+    )
+    return outputs, gates, new, recurrent_n, unnormed, mean, rstd
 
 
 def _rnn_forward(
@@ -350,30 +372,35 @@ class LSTMScan(torch.autograd.Function):
 
 
 class GRUScan(torch.autograd.Function):
-    """``(projected, h_0, weight_hh, bias_hh, batch_sizes, step) -> outputs``; see
-    :func:`gru_scan`. ``bias_hh`` may be None."""
+    """``(projected, h_0, weight_hh, bias_hh, norm_weight, norm_bias, eps, batch_sizes, step,
+    mask) -> outputs``; see :func:`gru_scan`. ``bias_hh`` and the layer norm's
+    ``norm_weight`` / ``norm_bias`` may be None."""
 
     @staticmethod
-    def forward(ctx, projected, h0, weight_hh, bias_hh, batch_sizes, step, mask):  # noqa: ANN001, ANN205
-        outputs, gates, new, recurrent_n = _gru_forward(
-            projected, h0, weight_hh, bias_hh, batch_sizes, True, mask
+    def forward(  # noqa: ANN205
+        ctx, projected, h0, weight_hh, bias_hh, norm_weight, norm_bias, eps, batch_sizes, step, mask
+    ):  # noqa: ANN001
+        outputs, *saved = _gru_forward(
+            projected, h0, weight_hh, bias_hh, norm_weight, norm_bias, eps, batch_sizes, True, mask
         )
         ctx.batch_sizes, ctx.step = batch_sizes, step
-        saved = (projected, h0, weight_hh, bias_hh, mask, outputs, gates, new, recurrent_n)
-        ctx.save_for_backward(*saved)
+        weights = (weight_hh, bias_hh, norm_weight, norm_bias)
+        ctx.save_for_backward(projected, h0, *weights, mask, outputs, *saved)
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
-        projected, h0, weight_hh, bias_hh, mask, outputs, gates, new, recurrent_n = (
+        projected, h0, weight_hh, bias_hh, norm_weight, norm_bias, mask, outputs, *saved = (
             ctx.saved_tensors
         )
+        gates, new, recurrent_n, unnormed, mean, rstd = saved
         batch_sizes, hidden = ctx.batch_sizes, h0.size(1)
+        weights = (weight_hh, bias_hh, norm_weight, norm_bias)
         if torch.is_grad_enabled():  # create_graph=True
             grads = _autograd_backward(
-                ctx.step, batch_sizes, projected, (h0,), (weight_hh, bias_hh), (grad_outputs,)
+                ctx.step, batch_sizes, projected, (h0,), weights, (grad_outputs,)
             )
-            return (*grads, None, None, None)
+            return (*grads, None, None, None, None)
         previous = _previous(h0, outputs, batch_sizes)  # (S, H): h_{t-1} of every row
         if mask is not None:
             previous.mul_(_packed_mask(mask, batch_sizes))  # what each step read
@@ -385,11 +412,17 @@ class GRUScan(torch.autograd.Function):
         a_z = (previous - new) * sigmoid_slope[:, hidden:]
         a_r = recurrent_n * sigmoid_slope[:, :hidden]
         grad_projected = gates.new_empty(gates.size(0), 3 * hidden)
-        grad_recurrent = torch.empty_like(grad_projected)  # w.r.t. W_hh h + b_hh
+        grad_recurrent = torch.empty_like(grad_projected)  # w.r.t. the (normalised) W_hh h + b_hh
+        # w.r.t. W_hh h + b_hh before the layer norm (without one: the same tensor)
+        grad_unnormed = grad_recurrent if unnormed is None else torch.empty_like(grad_recurrent)
+        norm_steps = _steps(batch_sizes, unnormed, mean, rstd) if unnormed is not None else None
         d_n = grad_projected[:, 2 * hidden :]
-        steps = _steps(batch_sizes, grad_outputs, z, r, a_n, a_z, a_r, grad_recurrent, d_n)
+        steps = _steps(
+            batch_sizes, grad_outputs, z, r, a_n, a_z, a_r, grad_recurrent, grad_unnormed, d_n
+        )
         grad_h = carried = z_next = None  # step t + 1's h̄, δ of W_hh h + b_hh and z
-        for grad_out, z_t, r_t, a_n_t, a_z_t, a_r_t, d_recurrent, d_n in reversed(steps):
+        for t in reversed(range(len(steps))):
+            grad_out, z_t, r_t, a_n_t, a_z_t, a_r_t, d_recurrent, d_unnormed, d_n = steps[t]
             if mask is None:
                 grad_h = _add_carried(grad_out, grad_h, z_next, torch.addcmul)
                 grad_h = _add_carried(grad_h, carried, weight_hh, torch.addmm)  # h̄_t
@@ -403,14 +436,41 @@ class GRUScan(torch.autograd.Function):
             torch.mul(grad_h, a_z_t, out=d_z)
             torch.mul(d_n, a_r_t, out=d_r)
             torch.mul(d_n, r_t, out=d_recurrent_n)
-            carried, z_next = d_recurrent, z_t
+            if norm_steps is not None:  # back through the layer norm, the step's rows
+                unnormed_t, mean_t, rstd_t = norm_steps[t]
+                d_unnormed.copy_(
+                    torch.ops.aten.native_layer_norm_backward(
+                        d_recurrent,
+                        unnormed_t,
+                        (3 * hidden,),
+                        mean_t,
+                        rstd_t,
+                        norm_weight,
+                        None,
+                        (True, False, False),
+                    )[0]
+                )
+            carried, z_next = d_unnormed, z_t
         grad_h = torch.addmm(grad_h * z_next, carried, weight_hh)  # h̄_0
         if mask is not None:
             grad_h.mul_(mask)
         grad_projected[:, : 2 * hidden] = grad_recurrent[:, : 2 * hidden]
-        grad_weight = grad_recurrent.t() @ previous  # (3H, H)
-        grad_bias = grad_recurrent.sum(0) if bias_hh is not None else None
-        return grad_projected, grad_h, grad_weight, grad_bias, None, None, None
+        grad_weight = grad_unnormed.t() @ previous  # (3H, H)
+        grad_bias = grad_unnormed.sum(0) if bias_hh is not None else None
+        grad_norm_weight = grad_norm_bias = None
+        if unnormed is not None:  # all rows at once
+            _, grad_norm_weight, grad_norm_bias = torch.ops.aten.native_layer_norm_backward(
+                grad_recurrent,
+                unnormed,
+                (3 * hidden,),
+                mean,
+                rstd,
+                norm_weight,
+                norm_bias,
+                (False, True, True),
+            )
+        grads = (grad_projected, grad_h, grad_weight, grad_bias, grad_norm_weight, grad_norm_bias)
+        return (*grads, None, None, None, None)
 
 
 class RNNScan(torch.autograd.Function):

@@ -10,6 +10,7 @@ from seqmodels import (
     LSTM,
     RNN,
     GRUCell,
+    LayerNormGRUCell,
     LayerNormLSTMCell,
     LSTMCell,
     Recurrent,
@@ -159,7 +160,12 @@ def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
     assert torch.autograd.gradcheck(run, (x, weight.detach().clone().requires_grad_()))
 
 
-FUSED_SCANS = {RNNCell: RNNScan, GRUCell: GRUScan, LSTMCell: LSTMScan}
+FUSED_SCANS = {
+    RNNCell: RNNScan,
+    GRUCell: GRUScan,
+    LSTMCell: LSTMScan,
+    LayerNormGRUCell: GRUScan,
+}
 
 
 def stepped(cell_class: type[RecurrentCell]) -> type[RecurrentCell]:
@@ -201,8 +207,9 @@ def test_recurrent_dropout_runs_in_the_fused_scans_with_the_step_loops_values(
         grads = torch.autograd.grad(loss, (x, *states, *layer.parameters()))
         results.append((output, *finals, *grads))
     assert len(masks) == 4 and all(mask is not None for mask in masks)  # layers x directions
-    for ours, reference in zip(*results, strict=True):
-        torch.testing.assert_close(ours, reference)
+    for ours, reference in zip(*results, strict=True):  # float32 sums in another order:
+        scale = reference.abs().max().item()  # rounding relative to the tensor's largest value
+        torch.testing.assert_close(ours, reference, rtol=1.3e-6, atol=2e-6 * scale)
     fused.eval()
     assert not torch.allclose(results[0][0], fused(x, hx, lengths=lengths)[0])
 
