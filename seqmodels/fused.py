@@ -256,7 +256,8 @@ def _gru_forward(
             recurrent, mean, rstd = torch.native_layer_norm(
                 recurrent, (3 * hidden,), norm_weight, norm_bias, eps
             )
-            statistics.append((mean, rstd))
+            if normed:
+                statistics.append((mean, rstd))
         r_z = torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden], out=r_z_out)
         r, z = r_z.unsafe_chunk(2, 1)
         recurrent_n_out.copy_(recurrent[:, 2 * hidden :])
@@ -377,9 +378,9 @@ class GRUScan(torch.autograd.Function):
     ``norm_weight`` / ``norm_bias`` may be None."""
 
     @staticmethod
-    def forward(  # noqa: ANN205
+    def forward(  # noqa: ANN001, ANN205
         ctx, projected, h0, weight_hh, bias_hh, norm_weight, norm_bias, eps, batch_sizes, step, mask
-    ):  # noqa: ANN001
+    ):
         outputs, *saved = _gru_forward(
             projected, h0, weight_hh, bias_hh, norm_weight, norm_bias, eps, batch_sizes, True, mask
         )
