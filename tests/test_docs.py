@@ -15,11 +15,13 @@ compared with those comments, in order.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import re
 import subprocess
 import sys
+import types
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +97,7 @@ def run_page(page: Path, slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyP
         with contextlib.redirect_stdout(out):
             exec(code, namespace)
         expected = [
-            match["expected"]
-            for line in block.code.splitlines()
-            if (match := EXPECTED.match(line))
+            match["expected"] for line in block.code.splitlines() if (match := EXPECTED.match(line))
         ]
         if expected:
             printed = out.getvalue().splitlines()
@@ -164,10 +164,6 @@ def test_site_builds_strict(site):
 
 @pytest.mark.parametrize("package", PUBLIC)
 def test_api_reference_covers_public_names(site, package):
-    import importlib
-
-    import types
-
     module = importlib.import_module(package)
     names = getattr(module, "__all__", None) or [
         name
