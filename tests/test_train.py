@@ -253,17 +253,88 @@ def test_norm_auto_needs_training_from_scratch(override, tmp_path):
         train(compose_config([*SMALL_SINE, "model.norm=auto", override], tmp_path))
 
 
-@pytest.mark.filterwarnings("ignore:The dirpath has changed")  # a resumed run writes elsewhere
-def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
-    whole = train(compose_config([*SMALL_SINE, "trainer.max_epochs=4"], tmp_path / "whole"))
-    train(compose_config([*SMALL_SINE, "trainer.max_epochs=2", "test=false"], tmp_path / "part"))
-    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
-    resumed = train(
-        compose_config(
-            [*SMALL_SINE, "trainer.max_epochs=4", f"ckpt_path={last}"], tmp_path / "resumed"
-        )
+# Early stopping and the scheduler carry state across epochs; with mode=max on val/loss the best
+# checkpoint is the first epoch's, so last.ckpt differs from it from the second epoch on.
+RESUMABLE = [*SMALL_SINE, "callbacks.model_checkpoint.mode=max"]
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        ["task/scheduler=cosine"],
+        ["task/scheduler=plateau"],
+        # halves the rate after every epoch (val/loss falls: no "improvement" for mode=max)
+        ["task/scheduler=plateau", "task.scheduler.mode=max", "task.scheduler.patience=0"],
+    ],
+)
+def test_resumed_run_ends_like_an_uninterrupted_one(scheduler, tmp_path):
+    whole = train(
+        compose_config([*RESUMABLE, *scheduler, "trainer.max_epochs=4"], tmp_path / "whole")
     )
-    assert resumed == whole
+    whole_last = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.ckpt")
+    if "task.scheduler.patience=0" in scheduler:
+        assert whole["lr-Adam"] == pytest.approx(0.003 / 4)  # the 1st epoch sets the best
+    steps_per_epoch = whole_last["global_step"] // 4
+    # interrupted after 2 of the 4 epochs (max_epochs stays 4, as in a run that was stopped)
+    stop = [
+        *RESUMABLE,
+        *scheduler,
+        "trainer.max_epochs=4",
+        f"trainer.max_steps={2 * steps_per_epoch}",
+    ]
+    train(compose_config([*stop, "test=false"], tmp_path / "part"))
+    part = tmp_path / "part" / "checkpoints"
+    assert load_checkpoint(part / "last.ckpt")["epoch"] == 1  # the end of the second epoch
+    assert not (part / "last.ckpt").is_symlink()  # the best is the first epoch's
+    resume = [*RESUMABLE, *scheduler, "trainer.max_epochs=4", f"ckpt_path={part / 'last.ckpt'}"]
+    resumed = train(compose_config(resume, tmp_path / "resumed"))
+    resumed_last = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+
+    assert resumed == whole  # every final metric, the test of the best checkpoint included
+    assert resumed_last["global_step"] == whole_last["global_step"] == 4 * steps_per_epoch
+    assert resumed_last["epoch"] == whole_last["epoch"] == 3
+    for name, weight in whole_last["state_dict"].items():
+        assert torch.equal(resumed_last["state_dict"][name], weight), name
+    assert resumed_last["lr_schedulers"] == whole_last["lr_schedulers"]
+    assert (
+        resumed_last["optimizer_states"][0]["param_groups"]
+        == whole_last["optimizer_states"][0]["param_groups"]
+    )
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tmp_path):
+    train(compose_config([*RESUMABLE, "trainer.max_epochs=3", "test=false"], tmp_path))
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == [
+        "best-epoch000.ckpt",
+        "last.ckpt",
+    ]
+    last = load_checkpoint(checkpoints / "last.ckpt")
+    assert last["epoch"] == 2
+    assert (
+        last["global_step"]
+        == 3 * load_checkpoint(checkpoints / "best-epoch000.ckpt")["global_step"]
+    )
+
+
+def test_last_checkpoint_links_to_the_best_when_the_last_epoch_is_the_best(tmp_path):
+    every_epoch_best = [
+        "callbacks.model_checkpoint.monitor=epoch",
+        "callbacks.model_checkpoint.mode=max",
+    ]
+    train(compose_config([*SMALL_SINE, *every_epoch_best, "test=false"], tmp_path))
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == [
+        "best-epoch002.ckpt",
+        "last.ckpt",
+    ]
+    last = checkpoints / "last.ckpt"
+    assert last.is_symlink() and last.readlink() == Path("best-epoch002.ckpt")  # no second copy
+    assert load_checkpoint(last)["epoch"] == 2
 
 
 def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):

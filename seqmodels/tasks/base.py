@@ -120,6 +120,13 @@ class SequenceTask(L.LightningModule):
         checkpoint["rng_states"] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             checkpoint["rng_states"]["cuda"] = torch.cuda.get_rng_state_all()
+        if self._trainer is not None:  # what a plateau scheduler needs to catch up on resume
+            metrics = self.trainer.callback_metrics
+            checkpoint["scheduler_metrics"] = {
+                config.monitor: float(metrics[config.monitor])
+                for config in self.trainer.lr_scheduler_configs
+                if config.reduce_on_plateau and config.monitor in metrics
+            }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         resuming = self._trainer is not None and self.trainer.state.fn == "fit"
@@ -128,6 +135,34 @@ class SequenceTask(L.LightningModule):
             torch.set_rng_state(states["torch"])
         if "cuda" in states and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(states["cuda"])
+        self._scheduler_metrics = checkpoint.get("scheduler_metrics", {}) if resuming else {}
+
+    def on_train_start(self) -> None:
+        self._catch_up_epoch_schedulers()
+
+    def _catch_up_epoch_schedulers(self) -> None:
+        """Step the per-epoch schedulers once more when the checkpoint a run resumes from was
+        written at the end of an epoch before they stepped for it.
+
+        Checkpoints are written at the end of an epoch (by ``ModelCheckpoint``) before Lightning
+        steps the per-epoch learning-rate schedulers, and Lightning does not step them for that
+        epoch when it resumes: without this, a resumed run's learning rate lags one epoch behind
+        an uninterrupted run's. A scheduler is stepped only when its step count (``last_epoch``)
+        is exactly one short of the epochs done; a plateau scheduler gets the metric value the
+        checkpoint recorded.
+        """
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != "epoch" or not config.frequency:
+                continue
+            done = getattr(config.scheduler, "last_epoch", None)
+            if done != self.current_epoch // config.frequency - 1:
+                continue
+            value = None
+            if config.reduce_on_plateau:
+                value = getattr(self, "_scheduler_metrics", {}).get(config.monitor)
+                if value is None:
+                    continue
+            self.lr_scheduler_step(config.scheduler, value)
 
     # ---- NaN / inf guard -------------------------------------------------------------------
 
