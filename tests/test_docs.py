@@ -6,7 +6,12 @@ temporary working directory. A block is marked by an HTML comment on the line be
 
 * ``<!-- docs-test: slow -->``: runs only under ``pytest -m slow`` (with the page's other blocks);
 * ``<!-- docs-test: data -->``: needs the real data sets under ``$SEQMODELS_DATA_DIR``; skipped
-  when the variable is unset. Both may be given: ``<!-- docs-test: slow data -->``.
+  when the variable is unset;
+* ``<!-- docs-test: checkpoints -->``: reads the checkpoints a page about trained models names,
+  ``sine.ckpt``, ``lm.ckpt``, ``seq2seq.ckpt`` and ``sentiment.ckpt``; the test writes them into
+  the working directory first (each task trained on one batch of tiny data).
+
+Marks combine: ``<!-- docs-test: slow data -->``.
 
 A line ``print(...)  # expected`` states what the call prints: the block's printed lines are
 compared with those comments, in order.
@@ -66,7 +71,7 @@ def blocks(page: Path) -> list[Block]:
     found = []
     for match in FENCE.finditer(text):
         marks = frozenset((match["marks"] or "").split())
-        unknown = marks - {"slow", "data"}
+        unknown = marks - {"slow", "data", "checkpoints"}
         assert not unknown, f"{page}: unknown docs-test marks {sorted(unknown)}"
         line = text.count("\n", 0, match.start("code")) + 1
         found.append(Block(page, line, match["code"], marks))
@@ -80,6 +85,65 @@ def page_id(page: Path) -> str:
 PAGES_WITH_CODE = [page for page in PAGES if blocks(page)]
 
 
+def write_checkpoints(root: Path) -> None:
+    """``sine.ckpt``, ``lm.ckpt``, ``seq2seq.ckpt`` and ``sentiment.ckpt``: the tasks' own
+    checkpoints (written by Lightning) after one training batch on tiny data."""
+    import lightning as L
+    import torch
+
+    from seqmodels.data import (
+        CharTextDataModule,
+        SeriesDataModule,
+        TextClassificationDataModule,
+        TranslationDataModule,
+    )
+    from seqmodels.data.series import sine_wave
+    from seqmodels.tasks import ClassificationTask, LanguageModelTask, RegressionTask, Seq2SeqTask
+
+    (root / "text.txt").write_text("ROMEO: to be or not to be, that is the question.\n" * 20)
+    (root / "train.tsv").write_text("text\tlabel\na charming film\t1\na dull film\t0\n" * 4)
+    (root / "eng-fra").mkdir()
+    (root / "eng-fra" / "eng-fra.txt").write_text(
+        "I am tired.\tJe suis fatigue.\nWe are late.\tNous sommes en retard.\n" * 20
+    )
+    torch.manual_seed(0)
+    small = {"embedding_dim": 8, "hidden_size": 16}
+    jobs = {
+        "sine": (
+            SeriesDataModule(sine_wave(400), seq_len=50),
+            RegressionTask,
+            {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 16},
+            {},
+        ),
+        "lm": (
+            CharTextDataModule("text.txt", data_dir=str(root), seq_len=16, batch_size=4),
+            LanguageModelTask,
+            {"_target_": "seqmodels.models.CharLM", **small},
+            {"sample_length": 0},
+        ),
+        "seq2seq": (
+            TranslationDataModule(data_dir=str(root), batch_size=4),
+            Seq2SeqTask,
+            {"_target_": "seqmodels.models.Seq2Seq", **small, "attention": "bahdanau"},
+            {},
+        ),
+        "sentiment": (
+            TextClassificationDataModule("train.tsv", "train.tsv", data_dir=str(root)),
+            ClassificationTask,
+            {"_target_": "seqmodels.models.SequenceClassifier", **small},
+            {},
+        ),
+    }
+    for name, (dm, task_class, model, options) in jobs.items():
+        data = dm.describe()
+        task = task_class({**model, **data.model_arguments()}, **data.task_arguments(), **options)
+        trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, default_root_dir=root)  # fmt: skip
+        trainer.fit(task, datamodule=dm)
+        trainer.save_checkpoint(root / f"{name}.ckpt")
+
+
 def run_page(page: Path, slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     selected = [block for block in blocks(page) if slow or "slow" not in block.marks]
     if slow and not any("slow" in block.marks for block in selected):
@@ -90,6 +154,8 @@ def run_page(page: Path, slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyP
         pytest.skip("needs the data sets: set SEQMODELS_DATA_DIR")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["docs-example"])
+    if any("checkpoints" in block.marks for block in selected):
+        write_checkpoints(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for block in selected:
         out = io.StringIO()
