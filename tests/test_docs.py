@@ -156,7 +156,10 @@ def run_page(page: Path, slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sys, "argv", ["docs-example"])
     if any("checkpoints" in block.marks for block in selected):
         write_checkpoints(tmp_path)
-    namespace: dict[str, object] = {"__name__": "__docs__"}
+    # a module of its own, so that classes defined on the page (dataclasses) find their module
+    module = types.ModuleType("docs_example")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     for block in selected:
         out = io.StringIO()
         code = compile(block.code, f"{page_id(page)}:{block.line}", "exec")
