@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from seqmodels.evaluate import evaluate
 from seqmodels.models.spec import build_model
 from seqmodels.tasks import ClassificationTask, RegressionTask
-from seqmodels.train import CONFIG_PACKAGE, chosen_norm, train
+from seqmodels.train import CONFIG_PACKAGE, build_trainer, chosen_norm, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = resources.files(CONFIG_PACKAGE)
@@ -132,6 +132,37 @@ def test_experiment_runs_fast_dev_run_and_logs_its_monitored_metrics(
     assert monitored <= set(metrics), f"monitored but never logged: {monitored - set(metrics)}"
     assert any(key.startswith("test/") for key in metrics)
     assert compose_config([f"experiment={name}"], tmp_path, "eval").task == cfg.task
+
+
+COMMON_TRAINER_OVERRIDES = [
+    "trainer.max_time=00:00:01:00",
+    "trainer.precision=bf16-mixed",
+    "trainer.accelerator=cpu",
+    "trainer.devices=1",
+    "trainer.strategy=auto",
+    "trainer.val_check_interval=0.5",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.max_steps=10",
+    "trainer.accumulate_grad_batches=2",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.gradient_clip_val=1.0",
+]
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_common_trainer_overrides_need_no_plus(name, tmp_path):
+    cfg = compose_config([f"experiment={name}", *COMMON_TRAINER_OVERRIDES], tmp_path)
+    for override in COMMON_TRAINER_OVERRIDES:
+        key, value = override.removeprefix("trainer.").split("=")
+        assert str(cfg.trainer[key]) == value
+
+
+def test_declared_trainer_defaults_are_lightning_s(tmp_path):
+    trainer = build_trainer(compose_config(["logger=csv", *QUIET], tmp_path))
+    assert trainer.limit_train_batches == 1.0 and trainer.val_check_interval == 1.0
+    assert trainer.num_sanity_val_steps == 2 and trainer.max_steps == -1
+    assert trainer.accumulate_grad_batches == 1 and trainer.precision == "32-true"
 
 
 def test_csv_series_without_a_path_names_the_missing_key(tmp_path):
