@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.utils.tensorboard.summary import hparams
 
 from seqmodels.data.base import SequenceDataModule
 
@@ -152,25 +153,88 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {name: float(value) for name, value in metrics.items()}
 
 
-def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Write the run's settings with its final metrics to TensorBoard's HPARAMS tab.
+def run_hparams(cfg: DictConfig) -> dict[str, str | int | float | bool]:
+    """The run's settings as TensorBoard's HPARAMS tab lists them: flat ``group/key`` names.
 
-    The settings are the config's, small values only: the task's own hyperparameters, which hold
-    data-dependent values such as vocabularies, stay in its checkpoint.
+    First the experiment (``cfg.name``), the model, task and data classes, then every setting of
+    ``data``, ``model`` and ``task`` (a nested ``_target_`` becomes its class name, e.g.
+    ``task/optimizer: Adam`` beside ``task/optimizer/lr``), the seed and the trainer's limits.
+    Values that are not numbers, strings or booleans (lists, None) are written as strings.
+
+    >>> cfg = OmegaConf.create({"name": "sine", "seed": 1, "trainer": {"max_epochs": 3},
+    ...     "data": {"_target_": "a.SeriesDataModule", "seq_len": 5},
+    ...     "model": {"_target_": "b.SequenceRegressor", "cell": "gru"},
+    ...     "task": {"_target_": "c.RegressionTask",
+    ...              "optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01}}})
+    >>> run_hparams(cfg)  # doctest: +NORMALIZE_WHITESPACE
+    {'experiment': 'sine', 'model': 'SequenceRegressor', 'task': 'RegressionTask',
+     'data': 'SeriesDataModule', 'model/cell': 'gru', 'task/optimizer': 'Adam',
+     'task/optimizer/lr': 0.01, 'data/seq_len': 5, 'seed': 1, 'trainer/max_epochs': 3}
     """
-    params = {
-        key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("data", "model", "task")
+    params: dict[str, Any] = {"experiment": cfg.get("name")}
+    groups = {
+        key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "task", "data")
     }
-    params["seed"] = cfg.seed
-    params["trainer"] = {
-        key: cfg.trainer.get(key)
-        for key in ("max_epochs", "gradient_clip_val", "gradient_clip_algorithm", "devices")
+    for key, group in groups.items():
+        params[key] = _class_name(group)
+    for key, group in groups.items():
+        params.update(_flat(group, key))
+    params["seed"] = cfg.get("seed")
+    for key in ("max_epochs", "max_steps", "max_time", "precision", "gradient_clip_val", "devices"):
+        if cfg.trainer.get(key) is not None:
+            params[f"trainer/{key}"] = cfg.trainer[key]
+    return {
+        name: value if isinstance(value, (bool, int, float, str)) else str(value)
+        for name, value in params.items()
     }
+
+
+def _class_name(node: Any) -> str | None:
+    if isinstance(node, dict) and isinstance(node.get("_target_"), str):
+        return node["_target_"].rsplit(".", 1)[-1]
+    return None
+
+
+def _flat(node: Any, prefix: str) -> dict[str, Any]:
+    """``{"a/b": 1}`` for ``{"a": {"b": 1}}``; a nested ``_target_`` as its class name."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("_target_", "_partial_", "_convert_", "_recursive_"):
+            continue
+        name = f"{prefix}/{key}"
+        if _class_name(value) is not None:
+            flat[name] = _class_name(value)
+        flat.update(_flat(value, name) if isinstance(value, dict) else {name: value})
+    return flat
+
+
+def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    """Write the run's settings (:func:`run_hparams`) with its final metrics to TensorBoard's
+    HPARAMS tab, and the settings to the run's ``hparams.yaml``.
+
+    The final metrics are written as scalars at the run's last step, where they end the curves
+    (TensorBoard's HPARAMS table shows each metric's last value). The task's own
+    hyperparameters, which hold data-dependent values such as vocabularies, stay in its
+    checkpoint.
+    """
+    if not trainer.is_global_zero:
+        return
+    params = run_hparams(cfg)
     finite = {name: value for name, value in metrics.items() if math.isfinite(value)}
     for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics=finite)
-            logger.save()  # flush: the process may end before the writer's next flush
+        if not isinstance(logger, TensorBoardLogger):
+            continue
+        writer = logger.experiment
+        for name, value in finite.items():
+            writer.add_scalar(name, value, trainer.global_step)
+        file_writer = writer._get_file_writer()  # as SummaryWriter.add_hparams and Lightning do
+        for summary in hparams(params, finite):
+            file_writer.add_summary(summary, trainer.global_step)
+        writer.flush()
+        with open(Path(logger.log_dir) / logger.NAME_HPARAMS_FILE, "w") as file:
+            file.write(OmegaConf.to_yaml(OmegaConf.create(params)))
 
 
 @rank_zero_only
@@ -186,7 +250,7 @@ def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
         output_dir = output_dir / f"norm_{norm}"
     if "tensorboard" in cfg.get("logger", {}):
         print(f"TensorBoard logs: {output_dir / 'tensorboard'}")
-        print(f"  view with:      tensorboard --logdir {output_dir.parent}")
+        print(f"  view with:      tensorboard --logdir {Path(cfg.paths.output_dir).parents[1]}")
 
 
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="train")

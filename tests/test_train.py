@@ -15,6 +15,7 @@ from omegaconf import MissingMandatoryValue, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+from tensorboard.util import tensor_util
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate
@@ -108,11 +109,12 @@ def test_a_regular_install_ships_every_package_and_the_configs():
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_file_starts_with_its_command(name):
+def test_experiment_file_starts_with_its_command_and_names_its_runs(name, tmp_path):
     lines = CONFIGS.joinpath("experiment", f"{name}.yaml").read_text().splitlines()
     # Hydra reads the package header only at the very top, so the command comes second
     assert lines[0] == "# @package _global_"
     assert lines[1].startswith(f"# python scripts/train.py experiment={name}")
+    assert compose_config([f"experiment={name}"], tmp_path).name == name
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
@@ -173,6 +175,8 @@ def test_csv_series_without_a_path_names_the_missing_key(tmp_path):
 def test_default_job_is_the_sine_experiment(tmp_path):
     default = compose_config([], tmp_path)
     sine = compose_config(["experiment=sine"], tmp_path)
+    assert default.name == "train" and sine.name == "sine"
+    default.name = sine.name
     assert OmegaConf.to_container(default) == OmegaConf.to_container(sine)
     assert default.data.seq_len == 50
 
@@ -394,7 +398,8 @@ def test_build_model_errors_name_the_problem():
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("run")
-    overrides = [*SMALL_SINE, "trainer.max_epochs=1", "logger=tensorboard"]
+    overrides = [*SMALL_SINE, "trainer.max_epochs=2", "logger=tensorboard"]
+    overrides += ["trainer.log_every_n_steps=2", "name=tiny-sine"]
     return overrides, output_dir, train(compose_config(overrides, output_dir))
 
 
@@ -425,15 +430,40 @@ def test_evaluate_refuses_data_other_than_the_checkpoint_s(trained_run, tmp_path
         evaluate(compose_config(other, tmp_path, "eval"))
 
 
+def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``tag -> [(step, value), ...]`` of every scalar TensorBoard finds under ``log_dir``."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    number = float(tensor_util.make_ndarray(value.tensor))
+                    found.setdefault(value.tag, []).append((event.step, number))
+    return found
+
+
 def test_tensorboard_gets_hparams_with_the_final_metrics(trained_run):
     _, output_dir, metrics = trained_run
     events = EventAccumulator(str(output_dir / "tensorboard")).Reload()
     assert "_hparams_/session_start_info" in events.summary_metadata
     assert {"val/rmse", "test/rmse", "test/persistence_rmse"} <= set(events.Tags()["scalars"])
-    assert "val/rmse" in metrics
+    (session,) = hparams_sessions(output_dir / "tensorboard")
+    assert session["experiment"] == "tiny-sine" and session["model"] == "SequenceRegressor"
+    assert session["model/cell"] == "lstm" and session["task/optimizer"] == "Adam"
+    assert float(session["task/optimizer/lr"]) == 0.003
+    curves = scalars(output_dir / "tensorboard")
+    last_step = max(step for points in curves.values() for step, _ in points)
+    # the final metrics end the curves, at the last step (not as lone points at step 0)
+    for name in ("test/rmse", "val/rmse", "train/loss_epoch"):
+        assert curves[name][-1] == (last_step, pytest.approx(metrics[name])), name
+        assert all(step > 0 for step, _ in curves[name]), name
+    train_steps = [step for step, _ in curves["train/loss"]]
+    assert len(train_steps) >= 4 and train_steps == sorted(train_steps)  # a per-step curve
+    saved = OmegaConf.load(output_dir / "tensorboard" / "hparams.yaml")
+    assert saved.experiment == "tiny-sine" and saved["model/hidden_size"] == 8
 
 
-def hparams_sessions(log_dir: Path) -> list[dict[str, str]]:
+def hparams_sessions(log_dir: Path) -> list[dict[str, str | float | bool]]:
     """The hyperparameters of every HPARAMS session TensorBoard finds under ``log_dir``."""
     sessions = []
     for path in sorted(log_dir.glob("events.out.tfevents.*")):
@@ -442,7 +472,9 @@ def hparams_sessions(log_dir: Path) -> list[dict[str, str]]:
                 if value.tag == "_hparams_/session_start_info":
                     data = HParamsPluginData.FromString(value.metadata.plugin_data.content)
                     hparams = data.session_start_info.hparams
-                    sessions.append({name: str(hparams[name]) for name in hparams})
+                    sessions.append(
+                        {name: getattr(v, v.WhichOneof("kind")) for name, v in hparams.items()}
+                    )
     return sessions
 
 
@@ -457,6 +489,7 @@ def test_the_vocabulary_stays_in_the_checkpoint_and_out_of_the_logged_hparams(
     train(cfg)
     (session,) = hparams_sessions(tmp_path / "tensorboard")  # the config, with the final metrics
     assert "model/cell" in session and "vocab" not in session
+    assert session["experiment"] == "tiny_sentiment"
     logged = [path for name in ("tensorboard", "csv") for path in (tmp_path / name).rglob("*")]
     assert not [path for path in logged if path.is_file() and b"<unk>" in path.read_bytes()]
     last = tmp_path / "checkpoints" / "last.ckpt"

@@ -48,6 +48,8 @@ class SequenceTask(L.LightningModule):
       a ``"loss"`` key) -- so return it;
     * saves the random number generators' states in checkpoints and restores them on resume, so a
       run resumed from ``last.ckpt`` shuffles and drops out exactly as an uninterrupted one;
+    * :meth:`log_train` logs a training value as a per-step curve (``train/loss``) and its epoch
+      mean (``train/loss_epoch``);
     * :meth:`log_figure` (a ``matplotlib.figure.Figure``, no pyplot needed) and :meth:`log_text`
       write to TensorBoard when a TensorBoard logger is attached (:attr:`has_tensorboard`), and
       do nothing otherwise.
@@ -163,6 +165,20 @@ class SequenceTask(L.LightningModule):
                 if value is None:
                     continue
             self.lr_scheduler_step(config.scheduler, value)
+
+    # ---- logging ---------------------------------------------------------------------------
+
+    def log_train(self, name: str, value: Any, **kwargs: Any) -> None:
+        """Log a training value twice: each step as ``name`` (the curve, every
+        ``log_every_n_steps`` steps) and its mean over the epoch as ``name_epoch``.
+
+        Lightning's own ``on_step=True, on_epoch=True`` names them ``name_step`` and
+        ``name_epoch``, so that no curve is called ``name``; here ``train/loss`` is the per-step
+        curve. Keyword arguments go to both :meth:`log` calls (``prog_bar`` to the first only).
+        """
+        self.log(name, value, on_step=True, on_epoch=False, **kwargs)
+        kwargs.pop("prog_bar", None)
+        self.log(f"{name}_epoch", value, on_step=False, on_epoch=True, **kwargs)
 
     # ---- NaN / inf guard -------------------------------------------------------------------
 

@@ -114,7 +114,10 @@ class ClassificationTask(SequenceTask):
         if stage in self.confusion:
             self.confusion[stage].update(logits, labels)
         batch_size = len(labels)
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        if stage == "train":
+            self.log_train("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        else:
+            self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=batch_size)
         self.log_dict(
             metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=batch_size
         )

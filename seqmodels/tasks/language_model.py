@@ -91,8 +91,8 @@ class LanguageModelTask(SequenceTask):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self._loss(batch, "train")
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        self.log("train/bpc", loss / math.log(2), on_step=True, on_epoch=True)
+        self.log_train("train/loss", loss, prog_bar=True)
+        self.log_train("train/bpc", loss / math.log(2))
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:

@@ -135,7 +135,7 @@ class RegressionTask(SequenceTask):
         x, y = batch[:2]  # (N, L, F), (N, H)
         y = y[:, : self.model.output_size]  # recursive: trained on the next step
         loss = nn.functional.mse_loss(self.model(x), y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log_train("train/loss", loss, prog_bar=True)
         if self.baseline_mlp is None:
             return loss
         mlp_loss = nn.functional.mse_loss(self.baseline_mlp(x), y)

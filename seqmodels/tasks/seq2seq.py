@@ -113,7 +113,7 @@ class Seq2SeqTask(SequenceTask):
         src, src_lengths, tgt = batch
         logits = self.model(src, src_lengths, tgt, teacher_forcing=self.hparams.teacher_forcing)
         loss = self._loss(logits, tgt)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log_train("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
