@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -67,7 +68,9 @@ CELLS: dict[str, CellSpec] = {
     "minlstm": CellSpec(MinLSTMCell, 1, True, arguments=_MINIMAL_BLOCK),
 }
 CELL_TYPES = tuple(CELLS)
-IMPLEMENTATIONS = ("seqmodels", "torch")
+#: ``impl`` of :func:`build_recurrent`: a seqmodels layer's own ``impl`` (see
+#: :mod:`seqmodels.recurrent`), or ``"torch"`` for the ``torch.nn`` layer itself
+IMPLEMENTATIONS = ("auto", "cells", "fused", "torch")
 
 
 def build_recurrent(
@@ -79,7 +82,7 @@ def build_recurrent(
     bidirectional: bool = False,
     merge: str = "concat",
     batch_first: bool = True,
-    impl: str = "seqmodels",
+    impl: str = "auto",
     recurrent_dropout: float = 0.0,
     weight_drop: float = 0.0,
     zoneout: float = 0.0,
@@ -97,9 +100,12 @@ def build_recurrent(
             ``bidirectional=True`` (equal to ``torch.nn``); other merges wrap a unidirectional
             layer in :class:`seqmodels.Bidirectional`.
         merge: ``"concat"``, ``"sum"``, ``"mean"``, ``"max"`` or ``"mul"``.
-        impl: ``"seqmodels"`` or ``"torch"`` (``torch.nn`` layers, to compare the two).
+        impl: ``"auto"`` (torch's fused kernel where it serves, else the cells), ``"cells"``
+            (the readable cells), ``"fused"`` (the fused kernel, or a ValueError naming why it
+            cannot serve), or ``"torch"`` (``torch.nn`` layers, to compare). ``"seqmodels"`` is
+            a deprecated name of ``"auto"``.
         recurrent_dropout, weight_drop, zoneout: the regularisers of :class:`seqmodels.Recurrent`
-            (off by default; ``impl="seqmodels"`` only).
+            (off by default; not with ``impl="torch"``).
 
     Returns:
         a module with ``forward(input, hx=None) -> (output, h_n)`` taking a tensor or a
@@ -112,6 +118,14 @@ def build_recurrent(
         >>> output.shape
         torch.Size([4, 7, 16])
     """
+    if impl == "seqmodels":
+        warnings.warn(
+            "impl='seqmodels' is deprecated: use impl='auto' (the default), or 'cells' for the "
+            "readable cells only",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        impl = "auto"
     if cell not in CELL_TYPES:
         raise ValueError(f"cell must be one of {', '.join(map(repr, CELL_TYPES))}, got {cell!r}")
     if impl not in IMPLEMENTATIONS:
@@ -123,7 +137,7 @@ def build_recurrent(
         raise ValueError(f"merge must be one of {modes}, got {merge!r}")
     spec = CELLS[cell]
     if impl == "torch" and spec.torch_layer is None:
-        raise ValueError(f"cell {cell!r} has no torch.nn implementation; use impl='seqmodels'")
+        raise ValueError(f"cell {cell!r} has no torch.nn implementation; use impl='auto'")
     regularisers = {
         "recurrent_dropout": recurrent_dropout,
         "weight_drop": weight_drop,
@@ -131,12 +145,12 @@ def build_recurrent(
     }
     if impl == "torch" and any(regularisers.values()):
         used = ", ".join(f"{name}={value}" for name, value in regularisers.items() if value)
-        raise ValueError(f"{used}: torch.nn layers have no such option; use impl='seqmodels'")
+        raise ValueError(f"{used}: torch.nn layers have no such option; use impl='auto'")
     native = bidirectional and merge == "concat"
     args = (input_size, hidden_size, num_layers)
     kwargs = {"batch_first": batch_first, "dropout": dropout, "bidirectional": native}
-    if impl == "seqmodels":
-        kwargs.update(regularisers)
+    if impl != "torch":
+        kwargs.update(regularisers, impl=impl)
     if impl == "torch":
         layer = spec.torch_layer(*args, **kwargs, **spec.arguments)
     elif spec.layer is not None:

@@ -141,13 +141,13 @@ class RecurrentCell(nn.Module):
             raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
         if input.dim() not in (1, 2):
             raise ValueError(
-                f"{name}: expected input of 1 (unbatched) or 2 (batched) dimensions, got "
-                f"{input.dim()}-D input of shape {tuple(input.shape)}"
+                f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead (shape "
+                f"{tuple(input.shape)}): (H_in) unbatched or (N, H_in) batched"
             )
         if input.size(-1) != self.input_size:
-            raise ValueError(
-                f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
-                f"got {input.size(-1)}"
+            raise ShapeError(
+                f"{name}: input has inconsistent input_size: got {input.size(-1)} expected "
+                f"{self.input_size}"
             )
         if not autocast_enabled(input.device.type):
             check_matches_parameters(self, input, "input")
@@ -156,8 +156,7 @@ class RecurrentCell(nn.Module):
         if hx is None:
             state = self.initial_state(batch.size(0), batch)
         else:
-            leading = () if unbatched else (batch.size(0),)
-            parts = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
+            parts = check_cell_state(self, hx, batch.size(0), unbatched)
             if unbatched:
                 parts = tuple(part.unsqueeze(0) for part in parts)
             for part in parts:
@@ -220,6 +219,62 @@ def fusable(projected: Tensor, mask: Tensor | None, *tensors: Tensor | None) -> 
     return can_fuse(projected, mask, *tensors)
 
 
+class ShapeError(ValueError, RuntimeError):
+    """A tensor of the wrong shape: a ``RuntimeError`` as ``torch.nn`` raises it, and a
+    ``ValueError`` (a bad argument value)."""
+
+
+class DtypeError(TypeError, ValueError):
+    """An input whose dtype differs from the parameters': a ``ValueError`` as ``torch.nn``'s
+    layers raise it, and a ``TypeError``."""
+
+
+def check_cell_state(
+    cell: RecurrentCell, hx: object, batch_size: int, unbatched: bool
+) -> tuple[Tensor, ...]:
+    """Check a cell's ``hx`` against its input as ``torch.nn``'s cells do (same exception
+    types and wording); returns the state as a tuple."""
+    name = type(cell).__name__
+    parts = check_state_form(cell, hx, len(cell.state_sizes), "hx")
+    for index, (part, size) in enumerate(zip(parts, cell.state_sizes, strict=True)):
+        label = "hidden" if len(parts) == 1 else f"hx[{index}]"
+        if part.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected {label} to be 1D or 2D, got {part.dim()}D instead")
+        if part.dim() != (1 if unbatched else 2):
+            raise ShapeError(
+                f"{name}: For {'unbatched 1-D' if unbatched else 'batched 2-D'} input, {label} "
+                f"should also be {1 if unbatched else 2}-D but got {part.dim()}-D tensor"
+            )
+        if not unbatched and part.size(0) != batch_size:
+            raise ShapeError(
+                f"{name}: Input batch size {batch_size} doesn't match hidden{index} batch size "
+                f"{part.size(0)}"
+            )
+        if part.size(-1) != size:
+            raise ShapeError(
+                f"{name}: hidden{index} has inconsistent hidden_size: got {part.size(-1)}, "
+                f"expected {size}"
+            )
+    return parts
+
+
+def check_state_form(owner: nn.Module, hx: object, count: int, what: str) -> tuple[Tensor, ...]:
+    """Check that ``hx`` is one tensor (``count == 1``) or a tuple of ``count`` tensors."""
+    name = type(owner).__name__
+    if count == 1:
+        if not isinstance(hx, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(hx).__name__}")
+        return (hx,)
+    if not (
+        isinstance(hx, (tuple, list))
+        and len(hx) == count
+        and all(isinstance(part, Tensor) for part in hx)
+    ):
+        got = type(hx).__name__ + (f" of length {len(hx)}" if isinstance(hx, tuple) else "")
+        raise TypeError(f"{name}: {what} must be a tuple of {count} tensors (h, c), got {got}")
+    return tuple(hx)
+
+
 def check_state(
     owner: nn.Module, hx: object, shapes: list[tuple[int, ...]], what: str
 ) -> tuple[Tensor, ...]:
@@ -228,40 +283,29 @@ def check_state(
     Returns the state as a tuple. Errors name the owner, the expected form and the shapes.
     """
     name = type(owner).__name__
-    if len(shapes) == 1:
-        if not isinstance(hx, Tensor):
-            raise TypeError(f"{name}: {what} must be a Tensor, got {type(hx).__name__}")
-        parts: tuple[Tensor, ...] = (hx,)
-    else:
-        if not (
-            isinstance(hx, (tuple, list))
-            and len(hx) == len(shapes)
-            and all(isinstance(part, Tensor) for part in hx)
-        ):
-            got = type(hx).__name__ + (f" of length {len(hx)}" if isinstance(hx, tuple) else "")
-            raise TypeError(
-                f"{name}: {what} must be a tuple of {len(shapes)} tensors (h, c), got {got}"
-            )
-        parts = tuple(hx)
+    parts = check_state_form(owner, hx, len(shapes), what)
     for index, (part, shape) in enumerate(zip(parts, shapes, strict=True)):
         if tuple(part.shape) != tuple(shape):
             label = what if len(shapes) == 1 else f"{what}[{index}]"
-            raise ValueError(
-                f"{name}: {label} must have shape {tuple(shape)}, got {tuple(part.shape)}"
+            raise ShapeError(
+                f"{name}: Expected hidden size {tuple(shape)}, got {list(part.shape)}: {label} "
+                f"must have shape {tuple(shape)}"
             )
     return parts
 
 
 def check_matches_parameters(owner: nn.Module, tensor: Tensor, what: str) -> None:
-    """Raise a TypeError/ValueError when ``tensor`` has another dtype or device than the weights."""
+    """Raise a :class:`DtypeError` or a ValueError when ``tensor`` has another dtype or device
+    than the weights."""
     weight = next(owner.parameters(), None)
     if weight is None:
         return
     name = type(owner).__name__
     if tensor.dtype != weight.dtype:
-        raise TypeError(
-            f"{name}: {what} dtype {tensor.dtype} does not match the parameters' dtype "
-            f"{weight.dtype}"
+        raise DtypeError(
+            f"{name}: {what} dtype ({tensor.dtype}) does not match weight dtype "
+            f"({weight.dtype}). Convert {what}: {what}.to({weight.dtype}), or convert the model: "
+            f"model.to({tensor.dtype})"
         )
     if tensor.device != weight.device:
         raise ValueError(
@@ -274,10 +318,17 @@ def autocast_enabled(device_type: str) -> bool:
     return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
-def check_sizes(input_size: int, hidden_size: int) -> None:
+def check_sizes(input_size: int, hidden_size: int, bias: bool = True) -> None:
+    """A cell's argument checks with ``torch.nn``'s exception types: integer sizes (a
+    TypeError otherwise; zero is allowed, as ``torch.nn``'s cells allow it) and a bool
+    ``bias``."""
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"{arg} must be a non-negative integer, got {value}")
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
 
 
 def lstm_step(
@@ -388,7 +439,7 @@ class RNNCell(FusedScanCell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size)
+        check_sizes(input_size, hidden_size, bias)
         if nonlinearity not in ACTIVATIONS:
             raise ValueError(
                 f"nonlinearity must be one of {', '.join(map(repr, ACTIVATIONS))}, "
@@ -475,12 +526,17 @@ class LSTMCell(FusedScanCell):
         proj_size: int = 0,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size)
-        if not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
+        check_sizes(input_size, hidden_size, bias)
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool):
+            raise TypeError(f"proj_size should be of type int, got: {type(proj_size).__name__}")
+        if proj_size < 0:
+            raise ValueError(
+                "proj_size should be a positive integer or zero to disable projections, got "
+                f"{proj_size}"
+            )
         if proj_size >= hidden_size:
             raise ValueError(
-                f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
+                f"proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
                 f">= hidden_size={hidden_size}"
             )
         factory = {"device": device, "dtype": dtype}
@@ -570,7 +626,7 @@ class GRUCell(FusedScanCell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size)
+        check_sizes(input_size, hidden_size, bias)
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_sizes = (hidden_size,)

@@ -1,12 +1,27 @@
 r"""The time loop: :class:`Recurrent` unrolls any cell; :class:`RNN`, :class:`LSTM`, :class:`GRU`.
 
 A layer owns the loop over time, the stacking of layers and directions, dropout between layers,
-initial states and variable lengths; a cell (see :mod:`seqmodels.cells`) does one step. The
-cells are ordinary submodules (``layer.cells[k]``, in the order ``l0, l0_reverse, l1, ...``).
-The layer's state dict names their entries as ``torch.nn`` does (``weight_ih_l0``,
-``bias_hh_l1_reverse``, ...) and in its order, so ``load_state_dict`` moves weights both ways
-between ``seqmodels`` and ``torch.nn`` with ``strict=True``; ``layer.weight_ih_l0`` reads and
-sets the cell's tensor.
+initial states and variable lengths; a cell (see :mod:`seqmodels.cells`) does one step.
+
+The layer owns the parameters, registered under ``torch.nn``'s names and in its order
+(``weight_ih_l0``, ``bias_hh_l1_reverse``, ...; a cell's ``ln_ih.weight`` becomes
+``ln_ih_weight_l0``), so ``named_parameters()``, ``state_dict()`` and ``load_state_dict`` read
+as ``torch.nn``'s, and code that replaces a parameter by that name (parametrizations,
+``weight_norm``, AWD-LSTM's weight drop) changes what the forward reads. :class:`RNN`,
+:class:`LSTM` and :class:`GRU` are subclasses of ``torch.nn.RNN``, ``LSTM`` and ``GRU``.
+
+Each layer runs one of two paths (``impl``):
+
+* ``"fused"``: torch's fused RNN kernel (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``,
+  ``torch.rnn_relu``: oneDNN on CPU, cuDNN on CUDA), the call ``torch.nn``'s layer makes, with
+  the layer's own parameters. It serves the built-in layers with torch's activations and no
+  per-step regulariser (see :meth:`Recurrent.explain`).
+* ``"cells"``: the readable cells (``layer.cells[k]``, in the order ``l0, l0_reverse, l1, ...``),
+  one ``cell.step`` per time step, reading the same parameters. Every cell runs here; it is the
+  reference the fused path is tested against.
+
+``impl="auto"`` (the default) takes the fused path where it serves and the cells elsewhere;
+``impl="fused"`` raises a ``ValueError`` with the reason where it cannot serve.
 
 Shapes follow ``torch.nn.RNN`` (``N`` batch, ``L`` sequence length, ``D`` 2 if bidirectional
 else 1, ``H_in`` input size, ``H_out`` output size of the cell):
@@ -25,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import numbers
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -39,6 +55,7 @@ from seqmodels.cells import (
     LSTMCell,
     RecurrentCell,
     RNNCell,
+    ShapeError,
     State,
     autocast_enabled,
     check_matches_parameters,
@@ -47,21 +64,27 @@ from seqmodels.cells import (
     step_scan,
 )
 from seqmodels.fused import sequence_lengths
+from seqmodels.kernels import fused_rnn
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "REGULARISERS"]
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "REGULARISERS", "IMPLS"]
 
 #: the options of :class:`Recurrent` that regularise the recurrence (all off by default)
 REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+#: the values of a layer's ``impl``: ``"auto"`` (the fused kernel where it serves, else the
+#: cells), ``"cells"`` (always the cells), ``"fused"`` (the fused kernel, or a ValueError)
+IMPLS = ("auto", "cells", "fused")
 
 
 class Recurrent(nn.Module):
     r"""Unrolls any cell over time: layers, directions, dropout, lengths and packed input.
 
-    Each step of the loop costs one call of ``cell.step``; the input projections of all time
-    steps are computed before the loop in one ``cell.project_input`` call per layer and
-    direction. Packed input (or padded input with ``lengths``) is run the way ``torch.nn`` does:
-    sequences sorted by length, the batch shrinking as sequences end, so no step is computed on
-    padding and final states are taken at each sequence's last valid step.
+    On the cells path each step of the loop costs one call of ``cell.step``; the input
+    projections of all time steps are computed before the loop in one ``cell.project_input``
+    call per layer and direction. Packed input (or padded input with ``lengths``) is run the way
+    ``torch.nn`` does: sequences sorted by length, the batch shrinking as sequences end, so no
+    step is computed on padding and final states are taken at each sequence's last valid step.
+    The built-in layers :class:`RNN`, :class:`LSTM` and :class:`GRU` also have the fused path
+    (see :mod:`seqmodels.recurrent` and :meth:`explain`).
 
     Args:
         cell: a :class:`~seqmodels.cells.RecurrentCell` subclass (or any callable
@@ -93,15 +116,15 @@ class Recurrent(nn.Module):
         residual: if ``True``, every layer but the first adds its input to its output
             (:math:`x_{k+1} = x_k + \mathrm{layer}_k(x_k)`, before the next layer's dropout), as
             deep stacks of minGRU / minLSTM need (Feng et al., 2024).
+        impl: ``"auto"``, ``"cells"`` or ``"fused"`` (see :mod:`seqmodels.recurrent`).
         **cell_kwargs: passed to every cell (e.g. ``bias``, ``nonlinearity``, ``proj_size``,
             ``device``, ``dtype``).
 
     The three regularisers are off by default, and then the layer computes exactly what it
     computes without them. Dropout masks are only drawn in training; ``recurrent_dropout`` and
-    ``weight_drop`` are the identity in eval mode. ``weight_drop`` keeps the built-in cells'
-    fused scans, and so does ``recurrent_dropout`` for the RNN, GRU and LSTM cells
-    (``cell.masked_scan``; other cells run their ``step`` loop with it); ``zoneout`` draws a
-    mask at every step, so the layer then runs the cell's ``step`` loop.
+    ``weight_drop`` are the identity in eval mode. ``weight_drop`` keeps the fused kernel (it
+    runs on the dropped weights); ``recurrent_dropout`` in training and ``zoneout`` run the
+    cells.
 
     Inputs: ``input, hx=None, lengths=None``. ``lengths`` (``(N,)`` integers on any device,
     any order) marks the valid steps of padded input; padded output positions are zeros.
@@ -116,7 +139,13 @@ class Recurrent(nn.Module):
         >>> output, (h, c) = layer(x, lengths=lengths)
         >>> output.shape, h.shape
         (torch.Size([4, 7, 16]), torch.Size([2, 4, 16]))
+        >>> layer.explain()
+        'cells: LayerNormLSTMCell has no fused kernel in torch'
     """
+
+    #: ``torch.nn.RNNBase``'s name of the fused kernel that computes this layer (see
+    #: :data:`seqmodels.kernels.KERNELS`): set by RNN, LSTM and GRU, None for other cells
+    mode: str | None = None
 
     def __init__(
         self,
@@ -132,18 +161,13 @@ class Recurrent(nn.Module):
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
+        impl: str = "auto",
         **cell_kwargs: object,
     ) -> None:
         super().__init__()
-        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        for option, value in (
-            ("dropout", dropout),
-            ("recurrent_dropout", recurrent_dropout),
-            ("weight_drop", weight_drop),
-            ("zoneout", zoneout),
-        ):
-            check_probability(option, value)
+        check_layer_arguments(
+            input_size, hidden_size, num_layers, batch_first, bidirectional, dropout
+        )
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -154,57 +178,132 @@ class Recurrent(nn.Module):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.batch_first = num_layers, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
-        num_directions = 2 if bidirectional else 1
+        self._build_cells(
+            cell,
+            cell_kwargs,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
+            residual=residual,
+            impl=impl,
+        )
+
+    def _build_cells(
+        self,
+        cell: Callable[..., RecurrentCell],
+        cell_kwargs: dict[str, object],
+        **options: object,
+    ) -> None:
+        """Build one cell per (layer, direction) and give the layer their parameters.
+
+        A parameter the layer already holds under the ``torch.nn`` name (registered by the
+        ``torch.nn`` base class of RNN, LSTM and GRU) is the one the cell reads; every other
+        tensor of the cell is registered on the layer under that name.
+        """
+        for option in REGULARISERS:
+            check_probability(option, options[option])
+        if options["impl"] not in IMPLS:
+            raise ValueError(
+                f"impl must be one of {', '.join(map(repr, IMPLS))}, got {options['impl']!r}"
+            )
+        self.recurrent_dropout = float(options["recurrent_dropout"])
+        self.weight_drop = float(options["weight_drop"])
+        self.zoneout, self.residual = float(options["zoneout"]), bool(options["residual"])
+        self.impl = options["impl"]
+        num_directions = 2 if self.bidirectional else 1
         cells: list[RecurrentCell] = []
-        for layer in range(num_layers):
+        for layer in range(self.num_layers):
             for _ in range(num_directions):
-                layer_input = input_size if layer == 0 else num_directions * cells[0].state_sizes[0]
-                cells.append(cell(layer_input, hidden_size, **cell_kwargs))
-        self.cells = nn.ModuleList(cells)  # l0, l0_reverse, l1, ...
+                size = self.input_size if layer == 0 else num_directions * cells[0].state_sizes[0]
+                cells.append(cell(size, self.hidden_size, **cell_kwargs))
+        # the cells are not submodules: the layer holds their tensors (see _bind_cells)
+        self.cells = cells  # l0, l0_reverse, l1, ...
         self.state_sizes = cells[0].state_sizes
-        self.recurrent_dropout, self.weight_drop = float(recurrent_dropout), float(weight_drop)
-        self.zoneout, self.residual = float(zoneout), residual
-        check_hidden_weights(cells[0], recurrent_dropout=recurrent_dropout, weight_drop=weight_drop)
-        # torch.nn's name of each state_dict entry of the cells: cells.1.weight_ih ->
-        # weight_ih_l0_reverse; the hooks below translate state dicts both ways
-        self._torch_names: dict[str, str] = {}
+        check_hidden_weights(
+            cells[0], recurrent_dropout=self.recurrent_dropout, weight_drop=self.weight_drop
+        )
+        # (owner module in a cell, its attribute, the layer's name of it)
+        self._bindings: list[tuple[nn.Module, str, str]] = []
         for index, new_cell in enumerate(cells):
             layer, direction = divmod(index, num_directions)
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            for key in new_cell.state_dict(keep_vars=True):
-                self._torch_names[f"cells.{index}.{key}"] = key.replace(".", "_") + suffix
-        self._tree_names = {flat: tree for tree, flat in self._torch_names.items()}
-        self._register_state_dict_hook(_state_dict_in_torch_names)
-        self.register_load_state_dict_pre_hook(_load_torch_names)
+            for owner_name, owner in new_cell.named_modules():
+                for store in (owner._parameters, owner._buffers):
+                    for attr, tensor in list(store.items()):
+                        if tensor is None:
+                            continue
+                        name = f"{owner_name}.{attr}".lstrip(".").replace(".", "_") + suffix
+                        if name not in self._parameters and name not in self._buffers:
+                            if store is owner._parameters:
+                                self.register_parameter(name, tensor)
+                            else:
+                                self.register_buffer(name, tensor)
+                        self._bindings.append((owner, attr, name))
+        self._bind_cells()
+        if self.impl == "fused":
+            reason = self._cells_reason(training=True)
+            if reason is not None:
+                raise ValueError(f"impl='fused' cannot serve {type(self).__name__}: {reason}")
 
-    def __getattr__(self, name: str) -> object:
-        """``layer.weight_ih_l0`` and the other ``torch.nn`` names reach the cells' tensors."""
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            tree = self.__dict__.get("_tree_names", {}).get(name)
-            if tree is None:
-                raise
-            owner, _, attr = tree.rpartition(".")
-            return getattr(self.get_submodule(owner), attr)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        """Assigning ``layer.weight_ih_l0`` sets the cell's tensor. A plain tensor takes the
-        parameter's place, as ``torch.func.functional_call`` swaps parameters in."""
-        tree = self.__dict__.get("_tree_names", {}).get(name)
-        if tree is None:
-            super().__setattr__(name, value)
-            return
-        owner_name, _, attr = tree.rpartition(".")
-        owner = self.get_submodule(owner_name)
-        if attr in owner._parameters and isinstance(value, Tensor):
-            owner._parameters[attr] = value
-        else:
-            setattr(owner, attr, value)
+    def _bind_cells(self) -> None:
+        """Point the cells at the layer's current tensors (those its named parameters hold now:
+        a parametrized, replaced or converted parameter included)."""
+        for owner, attr, name in self._bindings:
+            tensor = getattr(self, name)
+            store = owner._parameters if attr in owner._parameters else owner._buffers
+            if store[attr] is not tensor:
+                store[attr] = tensor
 
     def reset_parameters(self) -> None:
+        """Each cell's own initialisation (``torch.nn``'s :math:`\\mathcal{U}(-k, k)` for the
+        built-in cells), drawn in the order of the state dict."""
+        self._bind_cells()
         for cell in self.cells:
             cell.reset_parameters()
+
+    def explain(self) -> str:
+        """Which path the layer takes in its current mode, and why.
+
+        Example::
+
+            >>> LSTM(4, 8).explain()
+            'fused: torch.lstm (oneDNN on CPU, cuDNN on CUDA)'
+            >>> LSTM(4, 8, recurrent_dropout=0.25).explain()
+            'cells: recurrent_dropout=0.25: no fused kernel (a mask on h at every step)'
+        """
+        reason = self._cells_reason(self.training)
+        if reason is None:
+            return f"fused: torch.{self._kernel_name()} (oneDNN on CPU, cuDNN on CUDA)"
+        return f"cells: {reason}"
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether the forward runs torch's fused kernel in the layer's current mode."""
+        return self._cells_reason(self.training) is None
+
+    def _kernel_name(self) -> str:
+        return {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[
+            getattr(self, "mode", "")
+        ]
+
+    def _cells_reason(self, training: bool) -> str | None:
+        """Why the cells serve a forward in this mode, or None where the fused kernel does."""
+        if self.impl == "cells":
+            return "impl='cells'"
+        if self.mode is None:
+            name = type(self.cells[0]).__name__
+            layer = {RNNCell: "RNN", LSTMCell: "LSTM", GRUCell: "GRU"}.get(type(self.cells[0]))
+            if layer is not None:
+                return f"Recurrent({name}) runs the cells; seqmodels.{layer} runs the fused kernel"
+            return f"{name} has no fused kernel in torch"
+        if self.zoneout:
+            return f"zoneout={self.zoneout}: no fused kernel (a fresh mask at every step)"
+        if self.recurrent_dropout and training:
+            return (
+                f"recurrent_dropout={self.recurrent_dropout}: no fused kernel (a mask on h at "
+                "every step)"
+            )
+        return None
 
     def forward(
         self,
@@ -212,26 +311,142 @@ class Recurrent(nn.Module):
         hx: State | None = None,
         lengths: Tensor | None = None,
     ) -> tuple[Tensor | PackedSequence, State]:
+        if lengths is not None:
+            lengths = self._check_lengths(input, lengths)
+        self._check_forward_args(input, hx)
+        fused = self._cells_reason(self.training) is None
+        # under torch.compile "auto" traces the cells: inductor does not lower the fused kernel
+        if fused and (self.impl == "fused" or not torch.compiler.is_compiling()):
+            return self._fused_forward(input, hx, lengths)
+        return self._cells_forward(input, hx, lengths)
+
+    def _check_lengths(self, input: object, lengths: object) -> Tensor:
         name = type(self).__name__
-        packed_input = isinstance(input, PackedSequence)
-        if packed_input:
-            if lengths is not None:
-                raise ValueError(f"{name}: lengths cannot be given with a PackedSequence input")
-            packed = input
-            unbatched = False
-        else:
-            if not isinstance(input, Tensor):
-                raise TypeError(
-                    f"{name}: input must be a Tensor or PackedSequence, got {type(input).__name__}"
-                )
+        if isinstance(input, PackedSequence):
+            raise ValueError(f"{name}: lengths cannot be given with a PackedSequence input")
+        if isinstance(input, Tensor) and input.dim() == 2:
+            raise ValueError(f"{name}: lengths cannot be given with unbatched (2-D) input")
+        if not isinstance(input, Tensor) or input.dim() != 3:
+            return lengths  # the input check names the problem
+        batch_dim, time_dim = (0, 1) if self.batch_first else (1, 0)
+        return check_lengths(self, lengths, input.size(batch_dim), input.size(time_dim))
+
+    def _check_forward_args(self, input: object, hx: object) -> None:
+        """The checks both paths share, with ``torch.nn``'s exception types."""
+        name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            data = input.data
+        elif isinstance(input, Tensor):
             if input.dim() not in (2, 3):
                 raise ValueError(
-                    f"{name}: expected input of 2 (unbatched) or 3 (batched) dimensions, got "
-                    f"{input.dim()}-D input of shape {tuple(input.shape)}"
+                    f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead "
+                    f"(shape {tuple(input.shape)}): (L, H_in) unbatched or (L, N, H_in) batched"
                 )
-            unbatched = input.dim() == 2
-            if unbatched and lengths is not None:
-                raise ValueError(f"{name}: lengths cannot be given with unbatched (2-D) input")
+            if input.size(1 if self.batch_first and input.dim() == 3 else 0) == 0:
+                raise ShapeError(
+                    f"{name}: Expected sequence length to be larger than 0 in RNN, got input of "
+                    f"shape {tuple(input.shape)}"
+                )
+            data = input
+        else:
+            raise TypeError(
+                f"{name}: input must be a Tensor or PackedSequence, got {type(input).__name__}"
+            )
+        if data.size(-1) != self.input_size:
+            raise ShapeError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected "
+                f"{self.input_size}, got {data.size(-1)}"
+            )
+        autocast = autocast_enabled(data.device.type)
+        if not autocast:
+            check_matches_parameters(self, data, "input")
+        if hx is None:
+            return
+        count = self.num_layers * (2 if self.bidirectional else 1)
+        if isinstance(input, PackedSequence):
+            leading = (count, int(input.batch_sizes[0]))
+        elif input.dim() == 2:
+            leading = (count,)
+        else:
+            leading = (count, input.size(0 if self.batch_first else 1))
+        parts = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
+        if not autocast:
+            for part in parts:
+                check_matches_parameters(self, part, "hx")
+
+    def _fused_forward(
+        self, input: Tensor | PackedSequence, hx: State | None, lengths: Tensor | None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """torch's fused kernel with the layer's parameters (or, with ``weight_drop`` in
+        training, the dropped hidden weights: one DropConnect mask per forward)."""
+        weights = [getattr(self, name) for name in self._flat_weights_names]
+        if self.weight_drop and self.training:
+            hidden = set(self._hidden_weight_names())
+            weights = [
+                F.dropout(weight, self.weight_drop) if name in hidden else weight
+                for name, weight in zip(self._flat_weights_names, weights, strict=True)
+            ]
+        if lengths is None:
+            return fused_rnn(self, input, hx, weights)
+        packed = pack_padded_sequence(input, lengths, self.batch_first, enforce_sorted=False)
+        output, h_n = fused_rnn(self, packed, hx, weights)
+        total = input.size(1 if self.batch_first else 0)
+        padded, _ = pad_packed_sequence(output, self.batch_first, total_length=total)
+        return padded, h_n
+
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """The layer's tensors in ``torch.nn``'s flat order (the order they are registered)."""
+        return [name for _, _, name in self._bindings]
+
+    @property
+    def _flat_weights(self) -> list[Tensor]:
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """The tensors of each (layer, direction), as ``torch.nn.RNNBase.all_weights``."""
+        per_cell = len(self._bindings) // len(self.cells)
+        names = self._flat_weights_names
+        return [
+            [getattr(self, name) for name in names[start : start + per_cell]]
+            for start in range(0, len(names), per_cell)
+        ]
+
+    def flatten_parameters(self) -> None:
+        """Put the weights in one contiguous buffer for cuDNN, as ``torch.nn``'s layers do.
+
+        A no-op off CUDA, for cells without a fused kernel and where cuDNN cannot serve; on
+        CUDA it runs ``torch.nn.RNNBase.flatten_parameters`` on this layer, so the fused kernel
+        reads the weights without a copy or a warning. Called after ``.to()``/``.cuda()``.
+        """
+        weights = self._flat_weights
+        if self.mode is None or not weights or not weights[0].is_cuda:
+            return
+        nn.RNNBase.flatten_parameters(self)
+
+    def _apply(self, fn: Callable, recurse: bool = True) -> Recurrent:
+        result = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return result
+
+    def _hidden_weight_names(self) -> list[str]:
+        names = set(self.cells[0].hidden_weights)
+        cells = {id(cell) for cell in self.cells}
+        return [
+            name for owner, attr, name in self._bindings if id(owner) in cells and attr in names
+        ]
+
+    def _cells_forward(
+        self, input: Tensor | PackedSequence, hx: State | None, lengths: Tensor | None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """The readable path: the cells' steps over the packed layout."""
+        self._bind_cells()
+        packed_input = isinstance(input, PackedSequence)
+        unbatched = not packed_input and input.dim() == 2
+        if packed_input:
+            packed = input
+        else:
             # time-major (L, N, H_in)
             if unbatched:
                 input = input.unsqueeze(1)
@@ -239,18 +454,10 @@ class Recurrent(nn.Module):
                 input = input.transpose(0, 1)
             packed = None
             if lengths is not None:
-                lengths = check_lengths(self, lengths, input.size(1), input.size(0))
                 packed = pack_padded_sequence(input, lengths, enforce_sorted=False)
         data = packed.data if packed is not None else input
-        if data.size(-1) != self.input_size:
-            raise ValueError(
-                f"{name}: input.size(-1) must be equal to input_size={self.input_size}, "
-                f"got {data.size(-1)}"
-            )
         dtype, precision = self._autocast(data, packed is not None)
-        if dtype is None:
-            check_matches_parameters(self, data, "input")
-        else:
+        if dtype is not None:
             data = data.to(dtype)
 
         if packed is not None:
@@ -375,13 +582,9 @@ class Recurrent(nn.Module):
         count = self.num_layers * (2 if self.bidirectional else 1)
         if hx is None:
             zeros = tuple(like.new_zeros(count, batch_size, size) for size in self.state_sizes)
-        else:
-            leading = (count,) if unbatched else (count, batch_size)
-            zeros = check_state(self, hx, [(*leading, size) for size in self.state_sizes], "hx")
-            if dtype is None:
-                for part in zeros:
-                    check_matches_parameters(self, part, "hx")
-            else:
+        else:  # checked by _check_forward_args
+            zeros = hx if isinstance(hx, (tuple, list)) else (hx,)
+            if dtype is not None:
                 zeros = tuple(part.to(dtype) for part in zeros)
             if unbatched:
                 zeros = tuple(part.unsqueeze(1) for part in zeros)
@@ -400,22 +603,6 @@ class Recurrent(nn.Module):
             if getattr(self, attr) != default:
                 text += f", {attr}={getattr(self, attr)}"
         return text
-
-
-def _state_dict_in_torch_names(
-    module: Recurrent, state_dict: dict, prefix: str, local_metadata: dict
-) -> None:
-    """State-dict post-hook: the cells' entries under ``torch.nn``'s names, in its order."""
-    for tree, flat in module._torch_names.items():
-        if prefix + tree in state_dict:
-            state_dict[prefix + flat] = state_dict.pop(prefix + tree)
-
-
-def _load_torch_names(module: Recurrent, state_dict: dict, prefix: str, *args: object) -> None:
-    """Load-state-dict pre-hook: entries under ``torch.nn``'s names go to the cells."""
-    for flat, tree in module._tree_names.items():
-        if prefix + flat in state_dict:
-            state_dict[prefix + tree] = state_dict.pop(prefix + flat)
 
 
 def run_cell(
@@ -488,25 +675,59 @@ def regularised_step(
 
 
 @contextlib.contextmanager
-def passed_weights(cell: RecurrentCell, weights: dict[str, Tensor]) -> Iterator[None]:
-    """Run the cell with ``weights`` in place of its parameters of the same names.
+def passed_weights(module: nn.Module, weights: dict[str, Tensor]) -> Iterator[None]:
+    """Run ``module`` with ``weights`` in place of its parameters of the same names.
 
-    What :func:`torch.func.functional_call` does for ``forward``, here for ``scan``: the
+    What :func:`torch.func.functional_call` does for ``forward``, here for any method: the
     parameters are put back on exit, so the module tree, the state dict and ``.to()`` never
     see the tensors passed in.
     """
-    saved = {name: cell._parameters[name] for name in weights}
-    cell._parameters.update(weights)
+    saved = {name: module._parameters[name] for name in weights}
+    module._parameters.update(weights)
     try:
         yield
     finally:
-        cell._parameters.update(saved)
+        module._parameters.update(saved)
 
 
 def check_probability(option: str, value: object) -> None:
     """Raise a ValueError naming ``option`` unless ``value`` is a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{option} must be a number in [0, 1), got {value!r}")
+
+
+def check_layer_arguments(
+    input_size: object,
+    hidden_size: object,
+    num_layers: object,
+    batch_first: object,
+    bidirectional: object,
+    dropout: object,
+) -> None:
+    """The argument checks of ``torch.nn.RNNBase``, with its exception types: a TypeError for
+    a value of the wrong type (``batch_first="False"`` is not taken as true), a ValueError for
+    a size below one or a dropout outside [0, 1]."""
+    for option, value in (("batch_first", batch_first), ("bidirectional", bidirectional)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{option} should be of type bool, got: {type(value).__name__}")
+    for option, value in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{option} should be of type int, got: {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{option} must be greater than zero, got {value}")
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, numbers.Number)
+        or not 0 <= dropout <= 1
+    ):
+        raise ValueError(
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            f"element being zeroed, got {dropout!r}"
+        )
 
 
 def check_hidden_weights(cell: RecurrentCell, **options: float) -> None:
@@ -583,13 +804,18 @@ class RNN(Recurrent):
     .. math::
         h_t = \sigma(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
 
+    With ``tanh`` or ``relu`` it runs torch's fused kernel (see :meth:`~Recurrent.explain`);
+    ``flatten_parameters()`` and ``all_weights`` are ``torch.nn``'s.
+
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as in
             :class:`torch.nn.RNN`.
         nonlinearity: ``'tanh'`` (default) or ``'relu'`` as in torch, or ``'sigmoid'`` or
-            ``'leaky_relu'``.
+            ``'leaky_relu'`` (these run the cells).
+        proj_size: only 0, as in :class:`torch.nn.RNN` (projections are the LSTM's).
         recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
             off by default), see :class:`Recurrent`.
+        impl: ``"auto"``, ``"cells"`` or ``"fused"`` (see :mod:`seqmodels.recurrent`).
 
     Example::
 
@@ -612,29 +838,44 @@ class RNN(Recurrent):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
+        proj_size: int = 0,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        impl: str = "auto",
     ) -> None:
+        check_no_projection(proj_size, "RNN")
+        # read while the cells are built (impl="fused" checks that the kernel can serve)
+        self.mode = "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH"
+        self.nonlinearity = nonlinearity
         super().__init__(
             RNNCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype,
             recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
+            impl=impl,
         )  # fmt: skip
-        self.nonlinearity, self.bias = nonlinearity, bias
+        self.bias, self.proj_size = bias, 0
+
+    def _cells_reason(self, training: bool) -> str | None:
+        if self.impl != "cells" and self.nonlinearity not in ("tanh", "relu"):
+            return f"nonlinearity={self.nonlinearity!r}: torch's kernels have tanh and relu"
+        return super()._cells_reason(training)
 
 
 class LSTM(Recurrent):
     r"""A multi-layer LSTM, equal to :class:`torch.nn.LSTM` (projections included).
 
     See :class:`seqmodels.LSTMCell` for the equations. ``hx`` and ``h_n`` are tuples
-    ``(h, c)``; ``h`` has ``proj_size`` features when ``proj_size > 0``.
+    ``(h, c)``; ``h`` has ``proj_size`` features when ``proj_size > 0``. Runs torch's fused
+    kernel where it serves (see :meth:`~Recurrent.explain`); ``flatten_parameters()`` and
+    ``all_weights`` are ``torch.nn``'s.
 
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             proj_size: as in :class:`torch.nn.LSTM`.
         recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
             off by default), see :class:`Recurrent`.
+        impl: ``"auto"``, ``"cells"`` or ``"fused"`` (see :mod:`seqmodels.recurrent`).
 
     Example::
 
@@ -643,6 +884,8 @@ class LSTM(Recurrent):
         >>> output.shape, h_n.shape
         (torch.Size([3, 5, 40]), torch.Size([2, 3, 20]))
     """
+
+    mode = "LSTM"
 
     def __init__(
         self,
@@ -660,11 +903,13 @@ class LSTM(Recurrent):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        impl: str = "auto",
     ) -> None:
         super().__init__(
             LSTMCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, proj_size=proj_size, device=device, dtype=dtype,
             recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
+            impl=impl,
         )  # fmt: skip
         self.bias, self.proj_size = bias, proj_size
 
@@ -672,13 +917,17 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     r"""A multi-layer GRU, equal to :class:`torch.nn.GRU`.
 
-    See :class:`seqmodels.GRUCell` for the equations.
+    See :class:`seqmodels.GRUCell` for the equations. Runs torch's fused kernel where it
+    serves (see :meth:`~Recurrent.explain`); ``flatten_parameters()`` and ``all_weights`` are
+    ``torch.nn``'s.
 
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as in
             :class:`torch.nn.GRU`.
+        proj_size: only 0, as in :class:`torch.nn.GRU` (projections are the LSTM's).
         recurrent_dropout, weight_drop, zoneout: regularisers torch.nn lacks (keyword only,
             off by default), see :class:`Recurrent`.
+        impl: ``"auto"``, ``"cells"`` or ``"fused"`` (see :mod:`seqmodels.recurrent`).
 
     Example::
 
@@ -687,6 +936,8 @@ class GRU(Recurrent):
         >>> output.shape, h_n.shape
         (torch.Size([5, 20]), torch.Size([3, 20]))
     """
+
+    mode = "GRU"
 
     def __init__(
         self,
@@ -700,13 +951,26 @@ class GRU(Recurrent):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
+        proj_size: int = 0,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        impl: str = "auto",
     ) -> None:
+        check_no_projection(proj_size, "GRU")
         super().__init__(
             GRUCell, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             bias=bias, device=device, dtype=dtype,
             recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout,
+            impl=impl,
         )  # fmt: skip
-        self.bias = bias
+        self.bias, self.proj_size = bias, 0
+
+
+def check_no_projection(proj_size: object, layer: str) -> None:
+    """``torch.nn``'s ValueError for ``proj_size`` given to an RNN or a GRU."""
+    if proj_size != 0:
+        raise ValueError(
+            f"proj_size argument is only supported for LSTM, not RNN or GRU (got "
+            f"proj_size={proj_size!r} for {layer})"
+        )

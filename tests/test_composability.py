@@ -28,12 +28,16 @@ def pair(kind, num_layers=1, bidirectional=False, merge=None, dtype=torch.float3
     ``merge`` wraps both in :class:`seqmodels.Bidirectional` (the oracle wraps torch.nn's layer)."""
     torch.manual_seed(0)
     ours_class, torch_class = TORCH_TWINS[kind]
+    kwargs = dict(kwargs)
+    impl = kwargs.pop("impl", "auto")
     if merge is not None:
-        ours = Bidirectional(ours_class(H_IN, H, num_layers, dtype=dtype, **kwargs), merge)
+        ours = Bidirectional(
+            ours_class(H_IN, H, num_layers, dtype=dtype, impl=impl, **kwargs), merge
+        )
         reference = Bidirectional(torch_class(H_IN, H, num_layers, dtype=dtype, **kwargs), merge)
     else:
         args = (H_IN, H, num_layers)
-        ours = ours_class(*args, bidirectional=bidirectional, dtype=dtype, **kwargs)
+        ours = ours_class(*args, bidirectional=bidirectional, dtype=dtype, impl=impl, **kwargs)
         reference = torch_class(*args, bidirectional=bidirectional, dtype=dtype, **kwargs)
     reference.load_state_dict(ours.state_dict(), strict=True)
     return ours, reference
@@ -88,26 +92,32 @@ class ScaledCell(RecurrentCell):
         return torch.tanh(projected + state @ self.weight_hh.t()) * self.scale
 
 
-def test_cells_are_submodules_and_their_buffers_follow_conversions_and_state_dict():
+def test_the_layer_holds_the_cells_tensors_and_buffers_follow_conversions_and_state_dict():
     layer = Recurrent(ScaledCell, H_IN, H, num_layers=2, bidirectional=True)
-    assert [name for name, _ in layer.named_modules()][1:] == [
-        "cells", "cells.0", "cells.1", "cells.2", "cells.3"
-    ]  # fmt: skip
-    assert [name for name, _ in layer.named_buffers()][0] == "cells.0.scale"
+    assert [name for name, _ in layer.named_modules()] == [""]  # the cells are not submodules
+    assert [name for name, _ in layer.named_buffers()][0] == "scale_l0"
     assert "scale_l1_reverse" in layer.state_dict()
+    assert layer.cells[0].scale is layer.scale_l0
     layer.double()
     assert all(b.dtype == torch.float64 for b in layer.buffers())
     output, _ = layer(torch.randn(T, N, H_IN, dtype=torch.float64))
     assert output.dtype == torch.float64
+    assert layer.cells[3].scale.dtype == torch.float64
 
 
-def test_parameters_are_the_cells_and_torch_names_reach_them():
-    ours, reference = pair("lstm", num_layers=2, bidirectional=True)
-    assert [p.shape for p in ours.parameters()] == [p.shape for p in reference.parameters()]
+@pytest.mark.parametrize("impl", ["auto", "cells"])
+def test_parameters_are_torch_named_and_a_replaced_one_is_what_the_forward_reads(impl):
+    ours, reference = pair("lstm", num_layers=2, bidirectional=True, impl=impl)
+    assert [name for name, _ in ours.named_parameters()] == [
+        name for name, _ in reference.named_parameters()
+    ]
     assert ours.weight_hh_l1_reverse is ours.cells[3].weight_hh
     replacement = nn.Parameter(torch.zeros_like(ours.weight_hh_l0))
     ours.weight_hh_l0 = replacement
-    assert ours.cells[0].weight_hh is replacement
+    reference.weight_hh_l0 = nn.Parameter(torch.zeros_like(ours.weight_hh_l0))
+    x = torch.randn(T, N, H_IN)
+    assert_all_close(outputs_of(ours(x)), outputs_of(reference(x)))
+    assert ours.get_parameter("weight_hh_l0") is replacement
 
 
 def test_load_state_dict_with_assign_then_reset_parameters_changes_the_layer():

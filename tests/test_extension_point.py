@@ -292,7 +292,9 @@ def test_build_recurrent_gives_equal_layers_for_both_implementations(cell, merge
 def test_build_recurrent_errors_name_the_option():
     with pytest.raises(ValueError, match="cell must be one of .* got 'lstmm'"):
         seqmodels.build_recurrent("lstmm", 3, 4)
-    with pytest.raises(ValueError, match="impl must be one of 'seqmodels', 'torch', got 'jax'"):
+    with pytest.raises(
+        ValueError, match="impl must be one of 'auto', 'cells', 'fused', 'torch', got 'jax'"
+    ):
         seqmodels.build_recurrent("lstm", 3, 4, impl="jax")
     with pytest.raises(ValueError, match="merge must be one of .* got 'avg'"):
         seqmodels.build_recurrent("lstm", 3, 4, bidirectional=True, merge="avg")

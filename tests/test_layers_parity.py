@@ -2,6 +2,7 @@
 
 import copy
 import io
+import sys
 
 import pytest
 import torch
@@ -21,12 +22,20 @@ VARIANTS = {
     "gru_no_bias": (seqmodels.GRU, nn.GRU, {"bias": False}),
 }
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
+IMPL = "auto"  # set for each test by the fixture below
+
+
+@pytest.fixture(autouse=True, params=["auto", "cells"])
+def impl(request, monkeypatch):
+    """Every test runs twice: on torch's fused kernel and on the readable cells."""
+    monkeypatch.setattr(sys.modules[__name__], "IMPL", request.param)
+    return request.param
 
 
 def make_pair(variant, dtype=torch.float64, **kwargs):
     ours_class, torch_class, extra = VARIANTS[variant]
     reference = torch_class(H_IN, H, **extra, **kwargs, dtype=dtype)
-    ours = ours_class(H_IN, H, **extra, **kwargs, dtype=dtype)
+    ours = ours_class(H_IN, H, **extra, **kwargs, dtype=dtype, impl=IMPL)
     ours.load_state_dict(reference.state_dict(), strict=True)
     return ours, reference
 
@@ -81,10 +90,10 @@ def test_state_dict_names_order_and_shapes_match_torch(variant, num_layers, bidi
     ours, reference = make_pair(variant, num_layers=num_layers, bidirectional=bidirectional)
     ours_shapes = [(name, p.shape) for name, p in ours.state_dict().items()]
     assert ours_shapes == [(name, p.shape) for name, p in reference.state_dict().items()]
-    # the parameters live in the cells, in torch.nn's order, and torch.nn's names reach them
+    # the layer registers the parameters under torch.nn's names and in its order
     assert [p.shape for p in ours.parameters()] == [p.shape for p in reference.parameters()]
     for name, _ in reference.named_parameters():
-        assert getattr(ours, name) is ours.get_parameter(ours._tree_names[name])
+        assert getattr(ours, name) is ours.get_parameter(name)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -203,6 +203,8 @@ def test_unknown_cell_name_lists_the_minimal_cells():
 
 
 def test_minimal_cell_checks_its_sizes():
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
-        MinGRUCell(2, 0)
+    with pytest.raises(TypeError, match="hidden_size should be of type int, got: float"):
+        MinGRUCell(2, 3.0)
+    with pytest.raises(ValueError, match="hidden_size must be a non-negative integer, got -1"):
+        MinGRUCell(2, -1)
     assert isinstance(MinLSTMCell(2, 3).weight_ih, nn.Parameter)

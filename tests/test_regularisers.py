@@ -152,10 +152,10 @@ def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
     weight = layer.cells[0].weight_hh
 
     def run(x: Tensor, weight_hh: Tensor) -> Tensor:
-        layer.weight_hh_l0 = weight_hh  # in the parameter's place, as functional_call does
         with torch.random.fork_rng():
             torch.manual_seed(3)  # the same masks at every call
-            return layer(x, lengths=lengths)[0]
+            weights = {"weight_hh_l0": weight_hh}
+            return torch.func.functional_call(layer, weights, (x,), {"lengths": lengths})[0]
 
     assert torch.autograd.gradcheck(run, (x, weight.detach().clone().requires_grad_()))
 
