@@ -15,11 +15,11 @@ REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8,
 
 
 CELLS_AND_IMPLS = [
-    (cell, impl) for cell in ("rnn", "lstm", "gru") for impl in ("seqmodels", "torch")
+    (cell, impl) for cell in ("rnn", "lstm", "gru") for impl in ("auto", "torch")
 ]
 
 
-@pytest.mark.parametrize("cell, impl", [*CELLS_AND_IMPLS, ("layernorm_lstm", "seqmodels")])
+@pytest.mark.parametrize("cell, impl", [*CELLS_AND_IMPLS, ("layernorm_lstm", "auto")])
 def test_regressor_maps_windows_to_next_values(cell, impl):
     model = SequenceRegressor(output_size=3, cell=cell, hidden_size=8, num_layers=2, impl=impl)
     assert model(torch.randn(4, 7, 1)).shape == (4, 3)

@@ -30,12 +30,13 @@ class CharLM(nn.Module):
         dropout: dropout on the embeddings, between recurrent layers and before the output layer.
         tie_weights: share the embedding matrix with the output layer (Press & Wolf, 2017); needs
             ``embedding_dim == hidden_size``.
-        impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"``, see
+            :func:`seqmodels.build_recurrent`.
         embedding_dropout: drops whole rows of the embedding matrix in training (every
             occurrence of a dropped token reads zeros; one mask per forward, the kept rows scaled
             by :math:`1/(1-p)`), as AWD-LSTM does (Merity et al., 2018). Needs an embedding.
         recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
-            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
+            :class:`seqmodels.Recurrent` (not with ``impl="torch"``).
 
     Shape:
         - tokens: :math:`(N, L)` token ids.
@@ -62,7 +63,7 @@ class CharLM(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,
-        impl: str = "seqmodels",
+        impl: str = "auto",
         embedding_dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,

@@ -39,11 +39,12 @@ class SequenceClassifier(nn.Module):
             ``"mul"``.
         pooling: ``"last"``, ``"mean"`` or ``"max"``.
         padding_idx: the padding token id (its embedding stays zero), or None.
-        impl: ``"seqmodels"`` or ``"torch"`` (torch.nn recurrent layers).
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"``, see
+            :func:`seqmodels.build_recurrent`.
         embedding_dropout: drops whole embedding rows in training (see
             :func:`~seqmodels.models.embedding.embed_tokens`).
         recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
-            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
+            :class:`seqmodels.Recurrent` (not with ``impl="torch"``).
 
     Shape:
         - tokens: :math:`(N, L)` token ids.
@@ -71,7 +72,7 @@ class SequenceClassifier(nn.Module):
         merge: str = "concat",
         pooling: str = "last",
         padding_idx: int | None = 0,
-        impl: str = "seqmodels",
+        impl: str = "auto",
         embedding_dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,

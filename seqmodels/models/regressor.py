@@ -36,7 +36,7 @@ class SequenceRegressor(WindowForecaster):
         bidirectional: read the window both ways.
         merge: how the directions combine: ``"concat"``, ``"sum"``, ``"mean"``, ``"max"``,
             ``"mul"``.
-        impl: ``"seqmodels"`` or ``"torch"`` (``torch.nn`` layers), see
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"`` (``torch.nn`` layers), see
             :func:`seqmodels.build_recurrent`.
         norm, difference, affine, season: per-window normalisation, see
             :class:`~seqmodels.models.forecaster.WindowForecaster`.
@@ -45,7 +45,7 @@ class SequenceRegressor(WindowForecaster):
             naive and persistence forecasts are such maps, so the RNN learns the rest. Needs
             ``seq_len``.
         recurrent_dropout, weight_drop, zoneout: the recurrent layers' regularisers, see
-            :class:`seqmodels.Recurrent` (``impl="seqmodels"`` only).
+            :class:`seqmodels.Recurrent` (not with ``impl="torch"``).
 
     Shape:
         - input: ``(N, L, input_size)``
@@ -70,7 +70,7 @@ class SequenceRegressor(WindowForecaster):
         dropout: float = 0.0,
         bidirectional: bool = False,
         merge: str = "concat",
-        impl: str = "seqmodels",
+        impl: str = "auto",
         norm: str = "last",
         difference: bool = False,
         affine: bool = False,

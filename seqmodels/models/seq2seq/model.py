@@ -46,7 +46,8 @@ class Encoder(nn.Module):
         merge: how a bidirectional layer merges both directions' outputs
             (``"concat"``, ``"sum"``, ``"mean"``, ``"max"``, ``"mul"``).
         pad_id: padding id (its embedding is kept at 0).
-        impl: ``"seqmodels"`` or ``"torch"`` recurrent layers.
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"``, see
+            :func:`seqmodels.build_recurrent`.
 
     Shape:
         - src: ``(N, S)`` token ids; lengths: ``(N,)``
@@ -71,7 +72,7 @@ class Encoder(nn.Module):
         bidirectional: bool = False,
         merge: str = "concat",
         pad_id: int = 0,
-        impl: str = "seqmodels",
+        impl: str = "auto",
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
@@ -137,7 +138,8 @@ class Decoder(nn.Module):
         dropout: dropout on embeddings, between layers and before the output projection.
         attention: ``"none"``, ``"bahdanau"``, ``"luong_dot"`` or ``"luong_general"``.
         pad_id: padding id.
-        impl: ``"seqmodels"`` or ``"torch"`` recurrent layers.
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"``, see
+            :func:`seqmodels.build_recurrent`.
 
     Shape:
         - tokens: ``(N, T)`` input ids (``<sos>`` then the shifted target)
@@ -156,7 +158,7 @@ class Decoder(nn.Module):
         dropout: float = 0.0,
         attention: str = "luong_general",
         pad_id: int = 0,
-        impl: str = "seqmodels",
+        impl: str = "auto",
     ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
@@ -266,7 +268,8 @@ class Seq2Seq(nn.Module):
         merge: merge mode of a bidirectional encoder.
         attention: ``"none"``, ``"bahdanau"``, ``"luong_dot"`` or ``"luong_general"`` (see
             :class:`Decoder` and :class:`Attention`).
-        impl: ``"seqmodels"`` or ``"torch"`` recurrent layers.
+        impl: ``"auto"``, ``"cells"``, ``"fused"`` or ``"torch"``, see
+            :func:`seqmodels.build_recurrent`.
 
     Example:
         >>> model = Seq2Seq(12, 12, embedding_dim=8, hidden_size=16, attention="bahdanau")
@@ -293,7 +296,7 @@ class Seq2Seq(nn.Module):
         bidirectional: bool = False,
         merge: str = "concat",
         attention: str = "luong_general",
-        impl: str = "seqmodels",
+        impl: str = "auto",
     ) -> None:
         super().__init__()
         for name, value in (("pad_id", pad_id), ("sos_id", sos_id), ("eos_id", eos_id)):
