@@ -268,3 +268,25 @@ def test_changelog_names_the_version():
     assert f"\nversion: {seqmodels.__version__}\n" in citation
     # the site's changelog page includes CHANGELOG.md rather than copying it
     assert "CHANGELOG.md" in (DOCS / "changelog.md").read_text(encoding="utf-8")
+
+
+def test_docstrings_rst_is_rewritten_as_markdown():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "griffe_rst.py")
+    pytest.importorskip("griffe")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.markdown(":class:`~seqmodels.cells.LSTMCell` and :func:`f <a.b>`") == (
+        "`LSTMCell` and `f`"
+    )
+    assert module.markdown(":math:`h_t`") == "\\(h_t\\)"
+    table = "=====  =====\na      b\n       more\nc      d\n=====  =====\n"
+    assert module.markdown(table).split("\n")[1:5] == [
+        "|  |  |",
+        "| --- | --- |",
+        "| a | b more |",
+        "| c | d |",
+    ]
+    block = module.markdown("Example::\n\n    >>> 1 + 1\n    2\n")
+    assert "```pycon\n>>> 1 + 1\n2\n```" in block
