@@ -102,7 +102,7 @@ def test_evaluation_batches_go_in_order_of_length(tsv_dir, write_file):
     [
         ("text\tlabel\ngood\t1\n\nbad\t0\n", "line 3: empty line"),
         ("text\tlabel\ngood 1\n", "line 2: 1 columns where the first row has 2"),
-        ("text\tlabel\n \t1\n", "line 2, column 0: the text has no token"),
+        ("text\tlabel\n \t1\n", "line 2, column 'text': the text has no token"),
         ("text\tlabel\n", "holds no rows"),
     ],
 )

@@ -168,6 +168,117 @@ def test_labelled_text_errors(tmp_path, write_file):
         read_labeled_texts(path, "review", 0)
 
 
+# ---- choosing the columns ------------------------------------------------------------------------
+
+SENTENCES = [f"a {word} film, number {i}" for i, word in enumerate(["fine", "dull"] * 6)]
+
+
+def id_text_label_tsv(path, write_file, header="id\ttext\tlabel"):
+    """12 rows of ``id<TAB>text<TAB>label``: the columns of a file with an extra leading one."""
+    rows = "".join(f"{i}\t{text}\t{i % 2}\n" for i, text in enumerate(SENTENCES))
+    return write_file(path, f"{header}\n{rows}")
+
+
+def test_columns_are_found_by_header_name_case_ignored(tmp_path, write_file):
+    path = id_text_label_tsv(tmp_path / "r.tsv", write_file, header="ID\tSentence\tSentiment")
+    texts = read_labeled_texts(path)
+    assert (texts[0].text, texts[0].label) == ("a fine film, number 0", "0")
+
+
+def test_an_extra_leading_column_trains_on_the_named_columns(tmp_path, write_file):
+    id_text_label_tsv(tmp_path / "train.tsv", write_file)
+    dm = TextClassificationDataModule("train.tsv", val_file=None, data_dir=str(tmp_path))
+    assert dm.describe().labels == ["0", "1"]
+    assert {"fine", "dull", "film"} <= set(dm.describe().vocab)
+
+
+def test_unknown_header_names_name_the_header_and_the_override(tmp_path, write_file):
+    path = write_file(tmp_path / "r.csv", "phrase,score\ngood,1\n")
+    with pytest.raises(
+        ValueError,
+        match=r"r.csv: no text column found by name; the header is \['phrase', 'score'\], and the "
+        r"names looked for are \['text', 'sentence', .*\]. Choose the column: "
+        r"data.text_column=<name or index>",
+    ):
+        read_labeled_texts(path)
+    with pytest.raises(ValueError, match=r"no label column found by name.*data.label_column="):
+        read_labeled_texts(path, text_column="phrase")
+
+
+def test_a_file_without_a_header_needs_column_indices(tmp_path, write_file):
+    path = write_file(tmp_path / "r.tsv", "good film\t1\n")
+    with pytest.raises(
+        ValueError,
+        match=r"r.tsv has no header \(header=false\), so its text column cannot be found by "
+        r"name; give its 0-based index: data.text_column=<index> \(the first row is "
+        r"\['good film', '1'\]\)",
+    ):
+        read_labeled_texts(path, header=False)
+
+
+@pytest.mark.parametrize(
+    ("columns", "label", "values"),
+    [
+        ({"text_column": "text", "label_column": "id"}, "id", "'0', '1', '2'"),
+        # the columns a file with an extra leading id column gets by position 0 and 1
+        ({"text_column": 0, "label_column": 1}, "text", "'a fine film, number 0', "),
+    ],
+)
+def test_a_label_column_of_ids_or_texts_is_an_error_naming_the_columns(
+    tmp_path, write_file, columns, label, values
+):
+    id_text_label_tsv(tmp_path / "train.tsv", write_file)
+    dm = TextClassificationDataModule("train.tsv", None, data_dir=str(tmp_path), **columns)
+    with pytest.raises(
+        ValueError,
+        match=rf"train.tsv: column '{label}' does not hold class labels: 12 distinct values in 12 "
+        rf"rows \({values}.*\), as ids or texts would. The header is \['id', 'text', 'label'\]; "
+        r"choose the columns: data.label_column=<name or index> data.text_column=<name or index>",
+    ):
+        dm.setup("fit")
+
+
+def test_skipping_rows_never_empties_a_split_silently(tmp_path, write_file):
+    id_text_label_tsv(tmp_path / "train.tsv", write_file)
+    write_file(tmp_path / "dev.tsv", "id\ttext\tlabel\n1\tgood\tpositive\n2\tbad\tnegative\n")
+    dm = TextClassificationDataModule(
+        "train.tsv", "dev.tsv", data_dir=str(tmp_path), skip_bad_rows=True
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"dev.tsv: none of the labels of its 2 rows \(e.g. 'positive'\) occurs in the "
+        r"training file train.tsv \(its labels: \['0', '1'\]\), so data.skip_bad_rows=true would "
+        r"leave its split empty; check data.label_column and data.text_column",
+    ):
+        dm.setup("fit")
+    write_file(tmp_path / "dev.tsv", "id\ttext\tlabel\n1\t \t0\n2\t\t1\n")
+    dm = TextClassificationDataModule(
+        "train.tsv", "dev.tsv", data_dir=str(tmp_path), skip_bad_rows=True
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"dev.tsv: none of its 2 rows has a text with a token, so its split would be "
+        r"empty; check that data.text_column is the column of the texts",
+    ):
+        dm.setup("fit")
+
+
+def test_label_names_name_the_classes(tmp_path, write_file):
+    id_text_label_tsv(tmp_path / "train.tsv", write_file)
+    names = {"0": "negative", "1": "positive"}
+    dm = TextClassificationDataModule("train.tsv", None, data_dir=str(tmp_path), label_names=names)
+    assert dm.describe().labels == ["negative", "positive"]
+    assert dm.train_set[0][1] == 0  # row 0, label "0"
+    dm = TextClassificationDataModule(
+        "train.tsv", None, data_dir=str(tmp_path), label_names={"0": "neg"}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"train.tsv, line 3: label '1' has no name in data.label_names \{'0': 'neg'\}",
+    ):
+        dm.setup("fit")
+
+
 def test_labels_sort_by_value_when_they_are_integers():
     assert sorted_labels({"10", "2", "-1"}) == ["-1", "2", "10"]
     assert sorted_labels({"positive", "negative"}) == ["negative", "positive"]
@@ -260,8 +371,8 @@ def test_skip_bad_rows_drops_them_and_logs_the_count(tmp_path, caplog):
     dm = module(tmp_path, test_file="test.csv", skip_bad_rows=True)
     dm.setup("fit")
     assert [label for _, label in dm.test_set] == [1, 0]  # "fine" and "!!"
-    assert "test.csv: dropped 1 rows whose text has no token" in caplog.text
-    assert "test.csv: dropped 1 rows whose label is not a training label" in caplog.text
+    assert "test.csv: dropped 1 of 4 rows whose text has no token" in caplog.text
+    assert "test.csv: dropped 1 of 3 rows whose label is not a training label" in caplog.text
 
 
 def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(

@@ -11,6 +11,7 @@ import setuptools
 import torch
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
 from omegaconf import MissingMandatoryValue, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
@@ -165,6 +166,12 @@ def test_declared_trainer_defaults_are_lightning_s(tmp_path):
     assert trainer.limit_train_batches == 1.0 and trainer.val_check_interval == 1.0
     assert trainer.num_sanity_val_steps == 2 and trainer.max_steps == -1
     assert trainer.accumulate_grad_batches == 1 and trainer.precision == "32-true"
+
+
+@pytest.mark.parametrize("name", ["sst2", "tiny_sentiment"])
+def test_sentiment_presets_name_their_classes(name, tiny_data_dir, tmp_path):
+    data = instantiate(compose_config([f"experiment={name}"], tmp_path).data)
+    assert data.describe().labels == ["negative", "positive"]  # on the confusion matrices
 
 
 def test_csv_series_without_a_path_names_the_missing_key(tmp_path):

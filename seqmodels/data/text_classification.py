@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import NamedTuple
 
@@ -28,48 +28,133 @@ class LabeledText(NamedTuple):
     label: str
 
 
+class LabeledTexts(list):
+    """The rows of :func:`read_labeled_texts` (a list of :class:`LabeledText`), with the columns
+    they came from: header names, or indices in a file without a header."""
+
+    def __init__(self, rows: list[LabeledText], text_column: str | int, label_column: str | int):
+        super().__init__(rows)
+        self.text_column, self.label_column = text_column, label_column
+
+
+# Header names that hold the texts and the labels, tried in this order (case ignored) when the
+# columns are not given: the names of the common data sets (SST-2 "sentence", IMDB "review" and
+# "sentiment", AG News "text" and "label", ...).
+TEXT_COLUMNS = ("text", "sentence", "review", "content", "comment", "document")
+LABEL_COLUMNS = ("label", "sentiment", "class", "category", "polarity", "target")
+
+
 def read_labeled_texts(
     path: str | os.PathLike,
-    text_column: str | int = 0,
-    label_column: str | int = 1,
+    text_column: str | int | None = None,
+    label_column: str | int | None = None,
     header: bool = True,
     format: str | None = None,
     quoting: bool = True,
-) -> list[LabeledText]:
+    check_labels: bool = False,
+) -> LabeledTexts:
     """The texts and labels of a TSV or CSV file (see :func:`seqmodels.data.files.read_table`);
     other columns are ignored, labels are stripped of surrounding spaces.
 
     Args:
         path: the file.
-        text_column, label_column: header names, or 0-based indices.
+        text_column, label_column: header names, or 0-based indices; None (the default): the
+            first header name found in :data:`TEXT_COLUMNS` (``text``, ``sentence``,
+            ``review``, ...) and :data:`LABEL_COLUMNS` (``label``, ``sentiment``, ``class``,
+            ...), case ignored. A file without a header needs indices.
         header: whether the first row holds the column names (it is not data then).
         format: ``"tsv"`` or ``"csv"``; None: from the file's extension.
         quoting: whether double quotes delimit fields.
+        check_labels: refuse a label column that does not look like class labels: at least 10
+            rows of which more than half have a label of their own (ids, or texts: the wrong
+            column). For training files.
+
+    Returns:
+        the rows, a list of :class:`LabeledText` whose ``text_column`` and ``label_column``
+        attributes name the columns read.
 
     Raises:
         ValueError: naming the file, line and column: a malformed file, an unknown column, an
-            empty label, or no data rows.
+            empty label, no data rows, or labels that are not class labels; errors about the
+            choice of columns name the columns seen and the override to use
+            (``data.text_column`` / ``data.label_column``).
     """
     rows = read_table(path, table_format(path, format), quoting)
     if not rows:
         raise ValueError(f"{path} holds no rows")
     text_index, label_index = (
-        column_index(column, rows[0].fields, path, header) for column in (text_column, label_column)
+        _column(given, names, kind, rows[0].fields, path, header)
+        for given, names, kind in (
+            (text_column, TEXT_COLUMNS, "text"),
+            (label_column, LABEL_COLUMNS, "label"),
+        )
     )
     if text_index == label_index:
         raise ValueError(
             f"{path}: text_column {text_column!r} and label_column {label_column!r} are the same "
             "column"
         )
+    text_name = rows[0].fields[text_index] if header else text_index
+    label_name = rows[0].fields[label_index] if header else label_index
     texts = []
     for line, fields in rows[1:] if header else rows:
         label = fields[label_index].strip()
         if not label:
-            raise ValueError(f"{path}, line {line}, column {label_column!r}: empty label")
+            raise ValueError(f"{path}, line {line}, column {label_name!r}: empty label")
         texts.append(LabeledText(line, fields[text_index], label))
     if not texts:
         raise ValueError(f"{path} holds no rows")
-    return texts
+    if check_labels:
+        _check_labels(texts, path, rows[0].fields if header else None, label_name)
+    return LabeledTexts(texts, text_name, label_name)
+
+
+def _column(
+    given: str | int | None,
+    names: tuple[str, ...],
+    kind: str,
+    first_row: list[str],
+    path: str | os.PathLike,
+    header: bool,
+) -> int:
+    """The index of the text or label column: as given, or found among ``names``."""
+    if given is not None:
+        return column_index(given, first_row, path, header)
+    override = f"data.{kind}_column"
+    if not header:
+        raise ValueError(
+            f"{path} has no header (header=false), so its {kind} column cannot be found by name; "
+            f"give its 0-based index: {override}=<index> (the first row is {first_row})"
+        )
+    lowered = [name.strip().lower() for name in first_row]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    raise ValueError(
+        f"{path}: no {kind} column found by name; the header is {first_row}, and the names "
+        f"looked for are {list(names)}. Choose the column: {override}=<name or index>"
+    )
+
+
+def _check_labels(
+    texts: list[LabeledText],
+    path: str | os.PathLike,
+    header: list[str] | None,
+    label_name: str | int,
+) -> None:
+    """Refuse a label column with a label of its own for more than half of at least 10 rows."""
+    labels = [text.label for text in texts]
+    distinct = len(set(labels))
+    if len(labels) < 10 or distinct <= len(labels) / 2:
+        return
+    examples = ", ".join(repr(label[:40]) for label in labels[:3])
+    columns = f"the header is {header}" if header else "the file has no header"
+    raise ValueError(
+        f"{path}: column {label_name!r} does not hold class labels: {distinct} distinct values "
+        f"in {len(labels)} rows ({examples}, ...), as ids or texts would. {columns[0].upper()}"
+        f"{columns[1:]}; choose the columns: data.label_column=<name or index> "
+        "data.text_column=<name or index>"
+    )
 
 
 def sorted_labels(labels: set[str]) -> list[str]:
@@ -105,10 +190,16 @@ class TextClassificationDataModule(SequenceDataModule):
     its extension, or ``format``. Rows end only at ``\n`` / ``\r\n``; fields in double quotes
     may hold delimiters, quotes (``""``) and line breaks (``quoting=False`` reads quotes as plain
     characters). ``text_column`` and ``label_column`` name the two columns used (header names or
-    0-based indices; default the first two); other columns are ignored. Labels are kept as
-    written (``positive`` / ``negative``, ``1`` / ``0``, ...): the classes are the training
-    labels, sorted (by value when they are all integers), and their order goes to the task's
-    checkpoint with the vocabulary.
+    0-based indices); by default they are found by header name (:data:`TEXT_COLUMNS`: ``text``,
+    ``sentence``, ``review``, ``content``, ``comment``, ``document``; :data:`LABEL_COLUMNS`:
+    ``label``, ``sentiment``, ``class``, ``category``, ``polarity``, ``target``; case ignored),
+    and a file without a header needs indices. Other columns are ignored. A training label
+    column with a label of its own for more than half of its rows (ids or texts: the wrong
+    column) is an error naming the columns. Labels are kept as written (``positive`` /
+    ``negative``, ``1`` / ``0``, ...), or renamed by ``label_names`` (``{"0": "negative", "1":
+    "positive"}``): the classes are the training labels, sorted (by value when they are all
+    integers), and their names go to the task's checkpoint with the vocabulary (and label its
+    confusion matrices and predictions).
 
     **Texts.** Lowercased and tokenized with :func:`tokenize` (``remove_html_breaks`` turns
     ``<br />`` into a space), then cut to ``max_length`` tokens keeping the ``keep`` part
@@ -121,7 +212,8 @@ class TextClassificationDataModule(SequenceDataModule):
     **Bad rows.** A malformed file, an unknown column, an empty label, a text without any token
     or, in a validation or test file, a label the training file lacks, is an error naming the
     file, line and column. With ``skip_bad_rows``, texts without tokens and unknown labels are
-    dropped instead and the number dropped per file is logged.
+    dropped instead and the number dropped per file is logged; a file that would lose every
+    row is still an error.
 
     **Batches** are ``(tokens, lengths, labels)`` of shapes ``(N, L)``, ``(N,)``, ``(N,)``,
     padded with ``<pad>`` to the longest text in the batch. With ``bucket_by_length`` (the
@@ -164,8 +256,9 @@ class TextClassificationDataModule(SequenceDataModule):
         format: str | None = None,
         header: bool = True,
         quoting: bool = True,
-        text_column: str | int = 0,
-        label_column: str | int = 1,
+        text_column: str | int | None = None,
+        label_column: str | int | None = None,
+        label_names: Mapping[str, str] | None = None,
         skip_bad_rows: bool = False,
         val_fraction: float = 0.1,
         remove_html_breaks: bool = False,
@@ -190,6 +283,9 @@ class TextClassificationDataModule(SequenceDataModule):
             "text_column": text_column,
             "label_column": label_column,
         }
+        self.label_names = (
+            {str(label): str(name) for label, name in label_names.items()} if label_names else {}
+        )
         self.skip_bad_rows = skip_bad_rows
         self.remove_html_breaks, self.max_length, self.keep = remove_html_breaks, max_length, keep
         self.min_freq, self.max_size = min_freq, max_size
@@ -197,6 +293,7 @@ class TextClassificationDataModule(SequenceDataModule):
         self.bucket_by_length = bucket_by_length
         self.vocab: Vocabulary | None = None
         self.labels: list[str] = []
+        self._columns: dict[str, tuple[str | int, str | int]] = {}  # file -> text, label column
 
     def prepare_data(self) -> None:
         for name in (self.train_file, self.val_file, self.test_file):
@@ -224,7 +321,11 @@ class TextClassificationDataModule(SequenceDataModule):
         """``(line, tokens, label)`` of each row of a file, the tokens cut to ``max_length``."""
         path = data_file(name, self.data_dir)
         rows, empty, cut = [], [], 0
-        for line, text, label in read_labeled_texts(path, **self.read_options):
+        training = name == self.train_file
+        texts = read_labeled_texts(path, **self.read_options, check_labels=training)
+        self._columns[name] = (texts.text_column, texts.label_column)
+        for line, text, label in texts:
+            label = self._label_name(label, path, line)
             tokens = tokenize(text, self.remove_html_breaks)
             if not tokens:
                 empty.append((line, text))
@@ -233,16 +334,22 @@ class TextClassificationDataModule(SequenceDataModule):
                 cut += 1
             rows.append((line, truncate(tokens, self.max_length, self.keep), label))
         if empty:
-            column = self.read_options["text_column"]
+            column = texts.text_column
             line, text = empty[0]
             if not self.skip_bad_rows:
                 raise ValueError(
                     f"{path}, line {line}, column {column!r}: the text has no token: {text!r} "
-                    f"({len(empty)} such rows; skip_bad_rows=True drops them)"
+                    f"({len(empty)} such rows; data.skip_bad_rows=true drops them)"
                 )
-            log.warning(f"{path}: dropped {len(empty)} rows whose text has no token")
+            log.warning(
+                f"{path}: dropped {len(empty)} of {len(empty) + len(rows)} rows whose text has "
+                "no token"
+            )
         if not rows:
-            raise ValueError(f"{path} holds no rows with a text")
+            raise ValueError(
+                f"{path}: none of its {len(empty)} rows has a text with a token, so its split "
+                "would be empty; check that data.text_column is the column of the texts"
+            )
         if cut:
             log.info(
                 f"{path}: {cut} of {len(rows)} texts cut to max_length={self.max_length} tokens "
@@ -257,20 +364,41 @@ class TextClassificationDataModule(SequenceDataModule):
         unknown = [(line, label) for line, _, label in rows if label not in classes]
         if unknown:
             line, label = unknown[0]
-            column = self.read_options["label_column"]
+            column = self._columns[name][1]
             if not self.skip_bad_rows:
                 raise ValueError(
                     f"{data_file(name, self.data_dir)}, line {line}, column {column!r}: label "
                     f"{label!r} does not occur in the training file {self.train_file} (its "
-                    f"labels: {self.labels}; {len(unknown)} such rows; skip_bad_rows=True drops "
-                    "them)"
+                    f"labels: {self.labels}; {len(unknown)} such rows; data.skip_bad_rows=true "
+                    "drops them)"
                 )
-            log.warning(f"{name}: dropped {len(unknown)} rows whose label is not a training label")
+            if len(unknown) == len(rows):
+                raise ValueError(
+                    f"{data_file(name, self.data_dir)}: none of the labels of its {len(rows)} "
+                    f"rows (e.g. {label!r}) occurs in the training file {self.train_file} (its "
+                    f"labels: {self.labels}), so data.skip_bad_rows=true would leave its split "
+                    "empty; check data.label_column and data.text_column"
+                )
+            log.warning(
+                f"{name}: dropped {len(unknown)} of {len(rows)} rows whose label is not a "
+                "training label"
+            )
         return [
             (torch.tensor(self.vocab.encode(tokens)), classes[label])
             for _, tokens, label in rows
             if label in classes
         ]
+
+    def _label_name(self, label: str, path: os.PathLike, line: int) -> str:
+        """The class name of a label as written (itself without ``label_names``)."""
+        if not self.label_names:
+            return label
+        if label not in self.label_names:
+            raise ValueError(
+                f"{path}, line {line}: label {label!r} has no name in data.label_names "
+                f"{self.label_names}"
+            )
+        return self.label_names[label]
 
     def spec(self) -> TextClassificationSpec:
         return TextClassificationSpec(
