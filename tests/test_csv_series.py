@@ -1,6 +1,8 @@
 """Reading real CSV files: target and covariates, calendar features, missing values, bad input."""
 
+import logging
 import math
+import re
 
 import pytest
 import torch
@@ -98,12 +100,38 @@ def test_missing_values_are_handled_as_the_option_says(tmp_path, missing, expect
     assert table.tolist() == expected
 
 
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        ("drop", r"missing='drop' dropped 5 of 6 rows with a missing value \(missing values per "
+         r"column: 'y': 2, 'x': 2, 'c': 1\)"),
+        # y: row 4 filled (row 1 dropped), x: rows 2 and 6, c: row 3
+        ("ffill", r"missing='ffill' forward-filled 4 missing values \('y': 1, 'x': 2, 'c': 1\) and "
+         r"dropped 1 of 6 rows before the first value of some column"),
+        ("interpolate", r"missing='interpolate' interpolated 3 missing values \('y': 1, 'x': 1, "
+         r"'c': 1\) and dropped 2 of 6 rows before the first value or after the last of some column"),
+    ],
+)  # fmt: skip
+def test_data_repairs_are_logged_with_counts(tmp_path, missing, message, write_file, caplog):
+    path = write_file(tmp_path / "data.csv", MISSING)
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.csv_series"):
+        read_csv_series(path, "y", covariates=["x"], categorical=["c"], missing=missing)
+    assert re.search(rf"data.csv: {message}", caplog.text), caplog.text
+
+
+def test_an_empty_file_says_it_is_empty(tmp_path, write_file):
+    with pytest.raises(ValueError, match=r"empty.csv is empty: no header and no data rows"):
+        read_csv_series(write_file(tmp_path / "empty.csv", ""), "value")
+    with pytest.raises(ValueError, match=r"no data rows in .*header.csv"):
+        read_csv_series(write_file(tmp_path / "header.csv", "time,value\n"), "value")
+
+
 def test_a_missing_value_without_an_option_names_the_column_and_line(tmp_path, write_file):
     path = write_file(tmp_path / "data.csv", "y,x\n1,2\n2,NA\n")
     with pytest.raises(
         ValueError,
         match=r"missing value 'NA' in column 'x' at line 3 of .*data.csv; choose how to handle "
-        r"missing values: missing=drop \| ffill \| interpolate",
+        r"missing values: data.series.missing=drop \| ffill \| interpolate",
     ):
         read_csv_series(path, "y", covariates=["x"])
 
@@ -117,8 +145,17 @@ def test_errors_name_the_file_column_and_line(csv_file, tmp_path, write_file):
         read_csv_series(csv_file, column="passengers", covariates=["riders"])
     with pytest.raises(ValueError, match=r"non-numeric value '1949-01' in column 0 at line 2"):
         read_csv_series(csv_file, column=0)
-    with pytest.raises(ValueError, match="header=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"column 'passengers' is a name but .*series.csv is read without a header "
+        r"\(data.series.header=false\); give a 0-based index: data.series.column=...",
+    ):
         read_csv_series(csv_file, column="passengers", header=False)
+    with pytest.raises(
+        ValueError,
+        match=r"not found in .*; its columns are .*; choose one: data.series.covariates=",
+    ):
+        read_csv_series(csv_file, column="passengers", covariates=["riders"])
     with pytest.raises(ValueError, match=r"column 'passengers' out of range at line 3 of"):
         read_csv_series(write_file(tmp_path / "data.csv", "a,passengers\n1,2\n3\n"), "passengers")
     with pytest.raises(ValueError, match=r"non-numeric value 'inf' in column 'x' at line 3"):

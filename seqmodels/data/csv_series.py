@@ -21,11 +21,16 @@ Missing values, by the ``missing`` option:
 
 With ``"ffill"`` and ``"interpolate"``, rows before the first value of some column (and with
 ``"interpolate"``, rows after its last value) have nothing to fill from and are dropped.
+How many values were filled (per column) and how many rows dropped is logged.
+
+In a Hydra job this function is ``data.series`` (``conf/data/csv_series.yaml``): its arguments are
+set as ``data.series.<argument>=...``, and the error messages name them so.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -39,6 +44,9 @@ from torch import Tensor
 from seqmodels.data.files import data_file
 
 __all__ = ["CALENDAR_FEATURES", "MISSING_OPTIONS", "read_csv_series"]
+
+log = logging.getLogger(__name__)
+OPTION = "data.series"  # where the arguments of read_csv_series live in a Hydra job
 
 MISSING_OPTIONS = ("drop", "ffill", "interpolate")
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
@@ -102,7 +110,10 @@ def read_csv_series(
             column and line.
     """
     if missing not in (None, *MISSING_OPTIONS):
-        raise ValueError(f"unknown missing={missing!r}; choose one of {[None, *MISSING_OPTIONS]}")
+        raise ValueError(
+            f"unknown missing={missing!r}; choose one of {[None, *MISSING_OPTIONS]} "
+            f"({OPTION}.missing=...)"
+        )
     unknown = [name for name in calendar if name not in CALENDAR_FEATURES]
     if unknown:
         raise ValueError(
@@ -116,18 +127,26 @@ def read_csv_series(
     names, rows = _read_rows(path, encoding, delimiter, header)
     table = _Table(path, names, rows)
 
-    numeric = [table.numbers(name, missing) for name in (column, *covariates)]
-    labels = [table.labels(name, missing) for name in categorical]
+    numeric = [table.numbers(column, missing, "column")]
+    numeric += [table.numbers(name, missing, "covariates") for name in covariates]
+    labels = [table.labels(name, missing, "categorical") for name in categorical]
     dates = []
     if date_column is not None:
         date_columns = [date_column] if isinstance(date_column, (str, int)) else list(date_column)
         dates = table.dates(date_columns, date_format)
 
+    names_read = [column, *covariates, *categorical]
+    gaps = {  # the rows where each column misses a value, before they are filled
+        name: {i for i, value in enumerate(values) if value is None}
+        for name, values in zip(names_read, [*numeric, *labels], strict=True)
+    }
     keep = _rows_to_keep(numeric, labels, missing)
     if not keep:
         raise ValueError(
             f"no data rows in {path}" + (f" after missing={missing!r}" if rows else "")
         )
+    if any(gaps.values()):
+        _log_repairs(path, missing, gaps, len(rows), keep)
     columns = [torch.tensor([values[i] for i in keep], dtype=torch.float64) for values in numeric]
     for values in labels:
         categories = sorted({v for v in values if v is not None})  # of the whole file
@@ -160,7 +179,9 @@ def _read_rows(
         ) from error
     except csv.Error as error:
         raise ValueError(f"{path} is not a readable CSV file: {error}") from error
-    if header and rows:
+    if header and not rows:
+        raise ValueError(f"{path} is empty: no header and no data rows")
+    if header:
         _, names = rows.pop(0)
         return [name.strip() for name in names], rows
     return None, rows
@@ -172,22 +193,24 @@ class _Table:
     def __init__(self, path: Path, names: list[str] | None, rows: list[tuple[int, list[str]]]):
         self.path, self.names, self.rows = path, names, rows
 
-    def index(self, column: str | int) -> int:
+    def index(self, column: str | int, option: str) -> int:
         if isinstance(column, int):
             return column
         if self.names is None:
             raise ValueError(
-                f"column {column!r} is a name but header=False for {self.path}; give a column index"
+                f"column {column!r} is a name but {self.path} is read without a header "
+                f"({OPTION}.header=false); give a 0-based index: {OPTION}.{option}=..."
             )
         if column not in self.names:
             raise ValueError(
-                f"column {column!r} not found in {self.path}; its columns are {self.names}"
+                f"column {column!r} not found in {self.path}; its columns are {self.names}; "
+                f"choose one: {OPTION}.{option}=..."
             )
         return self.names.index(column)
 
-    def fields(self, column: str | int) -> list[tuple[int, str]]:
-        """``(line, stripped field)`` of every row."""
-        index = self.index(column)
+    def fields(self, column: str | int, option: str) -> list[tuple[int, str]]:
+        """``(line, stripped field)`` of every row; ``option``: the argument naming the column."""
+        index = self.index(column, option)
         fields = []
         for line, row in self.rows:
             if not -len(row) <= index < len(row):
@@ -200,13 +223,14 @@ class _Table:
     def missing_error(self, column: str | int, line: int, field: str) -> ValueError:
         return ValueError(
             f"missing value {field!r} in column {column!r} at line {line} of {self.path}; "
-            f"choose how to handle missing values: missing={' | '.join(MISSING_OPTIONS)}"
+            "choose how to handle missing values: "
+            f"{OPTION}.missing={' | '.join(MISSING_OPTIONS)}"
         )
 
-    def numbers(self, column: str | int, missing: str | None) -> list[float | None]:
+    def numbers(self, column: str | int, missing: str | None, option: str) -> list[float | None]:
         """The column's numbers, ``None`` where a value is missing."""
         values: list[float | None] = []
-        for line, field in self.fields(column):
+        for line, field in self.fields(column, option):
             if field.lower() in MISSING_TOKENS:
                 if missing is None:
                     raise self.missing_error(column, line, field)
@@ -224,10 +248,10 @@ class _Table:
             values.append(value)
         return values
 
-    def labels(self, column: str | int, missing: str | None) -> list[str | None]:
+    def labels(self, column: str | int, missing: str | None, option: str) -> list[str | None]:
         """The column's labels, ``None`` where a value is missing."""
         labels: list[str | None] = []
-        for line, field in self.fields(column):
+        for line, field in self.fields(column, option):
             if field.lower() in MISSING_TOKENS:
                 if missing is None:
                     raise self.missing_error(column, line, field)
@@ -237,7 +261,7 @@ class _Table:
         return labels
 
     def dates(self, columns: list[str | int], date_format: str | None) -> list[datetime]:
-        parts = [self.fields(column) for column in columns]
+        parts = [self.fields(column, "date_column") for column in columns]
         formats = (date_format,) if date_format else DATE_FORMATS
         dates = []
         name = columns if len(columns) > 1 else columns[0]
@@ -255,6 +279,29 @@ class _Table:
                     f"{self.path} (formats tried: {list(formats)}); give date_format"
                 )
         return dates
+
+
+def _log_repairs(
+    path: Path, missing: str, gaps: dict[str | int, set[int]], count: int, keep: list[int]
+) -> None:
+    """Log what ``missing`` did: the values filled (per column) and the rows dropped."""
+    dropped = count - len(keep)
+    if missing == "drop":
+        per_column = ", ".join(f"{name!r}: {len(rows)}" for name, rows in gaps.items() if rows)
+        log.info(
+            f"{path}: missing='drop' dropped {dropped} of {count} rows with a missing value "
+            f"(missing values per column: {per_column})"
+        )
+        return
+    kept = set(keep)
+    filled = {name: len(rows & kept) for name, rows in gaps.items()}
+    per_column = ", ".join(f"{name!r}: {n}" for name, n in filled.items() if n)
+    how = "interpolated" if missing == "interpolate" else "forward-filled"
+    ends = "before the first value" + (" or after the last" if missing == "interpolate" else "")
+    log.info(
+        f"{path}: missing={missing!r} {how} {sum(filled.values())} missing values "
+        f"({per_column or 'none'}) and dropped {dropped} of {count} rows {ends} of some column"
+    )
 
 
 def _rows_to_keep(
