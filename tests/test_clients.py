@@ -442,8 +442,14 @@ def test_parametrized_recurrent_weight(impl, name, kind):
     for training in (True, False):
         reference.train(training)
         ours.train(training)
-        expected, got = reference(x), ours(x)
-        assert_same(got, expected, F64)
+        got = ours(x)
+        if kind == "spectral_norm" and training:
+            # each read of the weight runs a power iteration in training, and torch.nn reads
+            # it several times per forward: compare with torch.nn in eval mode given our
+            # updated vectors, i.e. that the forward read the parametrized weight
+            reference.load_state_dict(ours.state_dict(), strict=True)
+            reference.eval()
+        assert_same(got, reference(x), F64)
     with torch.no_grad():  # a change of the original changes the output
         for module in (reference, ours):
             original = module.parametrizations.weight_hh_l0
@@ -483,7 +489,9 @@ def test_isinstance_and_init_by_name(impl):
     groups by name split the parameters as for torch.nn."""
     for name in ("RNN", "LSTM", "GRU"):
         layer = getattr(seqmodels, name)(3, 4, impl=impl)
-        assert isinstance(layer, getattr(nn, name)) and isinstance(layer, nn.RNNBase)
+        bases = [c.__qualname__ for c in type(layer).__mro__]
+        assert isinstance(layer, getattr(nn, name)), f"seqmodels.{name} bases: {bases}"
+        assert isinstance(layer, nn.RNNBase), f"seqmodels.{name} bases: {bases}"
 
     def initialise(model):
         torch.manual_seed(4)
