@@ -375,3 +375,38 @@ def iter_samples(name: str, dtype: torch.dtype, **kwargs) -> Iterator[tuple[int,
     for index, sample in enumerate(module_inputs(name, dtype, **kwargs)):
         if sample.forward_input is not None:
             yield index, sample
+
+
+def reference_or_skip(run: Callable[..., Any], *args: Any, what: str = "this check") -> Any:
+    """``run(*args)`` on the torch.nn side of a parity check; if torch.nn fails it on the
+    installed torch, the test is skipped with the reason (such a check does not count)."""
+    try:
+        return run(*args)
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"torch.nn fails {what} on this torch: {type(error).__name__}: {error}"[:400])
+
+
+def check_like_torch(
+    check: Callable[[Callable[..., nn.Module]], None], name: str, impl: str | None = None
+) -> None:
+    """``check(build)``, ``build(*args, **kwargs)`` making ``seqmodels.<name>`` (with ``impl``
+    for a layer). If the check fails, it runs again with ``build`` making ``torch.nn.<name>``;
+    when torch.nn fails it too, the test is skipped with torch's reason, else ours fails."""
+
+    def ours(*args: Any, **kwargs: Any) -> nn.Module:
+        return build_twin(name, args, kwargs, layer_impl(name, impl))
+
+    def theirs(*args: Any, **kwargs: Any) -> nn.Module:
+        return getattr(nn, name)(*args, **kwargs)
+
+    try:
+        check(ours)
+    except Exception:
+        try:
+            check(theirs)
+        except Exception as torch_error:  # noqa: BLE001
+            pytest.skip(
+                f"torch.nn.{name} fails this check too: {type(torch_error).__name__}: "
+                f"{torch_error}"[:400]
+            )
+        raise

@@ -29,11 +29,13 @@ from rnn_twins import (
     DTYPES,
     IMPLS,
     LAYER_NAMES,
+    MODULE_INFOS,
     TWIN_NAMES,
     ModuleErrorEnum,
     assert_same,
     assert_same_grads,
     build_twin,
+    check_like_torch,
     error_inputs,
     expect_same_outcome,
     flat_tensors,
@@ -45,6 +47,7 @@ from rnn_twins import (
     make_pair,
     map_tensors,
     module_inputs,
+    reference_or_skip,
     sample_ids,
 )
 from torch import nn
@@ -93,7 +96,9 @@ def test_sample_matches_torch(name, impl, dtype, index):
     sample = get_sample(name, dtype, index)
     reference, ours = pair_for(sample, name, impl, dtype)
     args = sample.forward_input.args
-    expected, expected_grads = forward_and_grads(reference, fresh_leaves(args))
+    expected, expected_grads = reference_or_skip(
+        forward_and_grads, reference, fresh_leaves(args), what=f"sample {index}"
+    )
     got, got_grads = forward_and_grads(ours, fresh_leaves(args))
     assert_same(got, expected, dtype)
     assert_same_grads(got_grads, expected_grads, dtype)
@@ -111,29 +116,33 @@ def test_sample_matches_torch(name, impl, dtype, index):
 @pytest.mark.parametrize(("name", "impl"), impl_params())
 def test_forward_reference_and_dtype_methods(name, impl, dtype, training):
     to_dtype = {torch.float32: methodcaller("float"), torch.float64: methodcaller("double")}
-    for index, sample in iter_samples(name, dtype, requires_grad=False, training=training):
-        ctor = sample.constructor_input
-        ours = build_twin(name, ctor.args, ctor.kwargs, layer_impl(name, impl))
-        ours.to("cpu").to(dtype)
-        ours.train(training)
-        args = sample.forward_input.args
-        outputs = ours(*args)
-        # (the reference unsqueezes an unbatched input; the packed samples have none)
-        if sample.reference_fn is not None and not isinstance(args[0], PackedSequence):
-            reference_outputs = sample.reference_fn(ours, *args)
-            assert_same(outputs, reference_outputs, dtype, f"sample {index} vs unbatched reference")
-        to_dtype[dtype](ours)
-        ours(*args)
-        for what, tensors in (
-            ("parameter", ours.named_parameters()),
-            ("buffer", ours.named_buffers()),
-        ):
-            for tensor_name, tensor in tensors:
-                assert tensor.device == torch.device("cpu"), f"{what} {tensor_name}"
-                if tensor.is_floating_point():
-                    assert tensor.dtype == dtype, (
-                        f"sample {index}: {what} {tensor_name} is {tensor.dtype}"
-                    )
+
+    def check(build):
+        for index, sample in iter_samples(name, dtype, requires_grad=False, training=training):
+            ctor = sample.constructor_input
+            module = build(*ctor.args, **ctor.kwargs)
+            module.to("cpu").to(dtype)
+            module.train(training)
+            args = sample.forward_input.args
+            outputs = module(*args)
+            # (the reference unsqueezes an unbatched input; the packed samples have none)
+            if sample.reference_fn is not None and not isinstance(args[0], PackedSequence):
+                reference_outputs = sample.reference_fn(module, *args)
+                assert_same(outputs, reference_outputs, dtype, f"sample {index} vs unbatched")
+            to_dtype[dtype](module)
+            module(*args)
+            for what, tensors in (
+                ("parameter", module.named_parameters()),
+                ("buffer", module.named_buffers()),
+            ):
+                for tensor_name, tensor in tensors:
+                    assert tensor.device == torch.device("cpu"), f"{what} {tensor_name}"
+                    if tensor.is_floating_point():
+                        assert tensor.dtype == dtype, (
+                            f"sample {index}: {what} {tensor_name} is {tensor.dtype}"
+                        )
+
+    check_like_torch(check, name, impl)
 
 
 @pytest.mark.parametrize(("name", "impl"), impl_params())
@@ -262,17 +271,21 @@ def test_gradcheck_partial_derivatives(name, impl):
         ),
     )
     ctor = sample.constructor_input
-    _, ours = make_pair(name, ctor.args, ctor.kwargs, impl, torch.float64)
     args = sample.forward_input.args
-    params = list(ours.parameters())
-    for p in params:
-        p.requires_grad_(False)
-    fn, inputs = gradcheck_function(ours, args)
-    assert torch.autograd.gradcheck(fn, inputs, check_batched_grad=True, fast_mode=True)
-    for p in params:
-        p.requires_grad_(True)
+
+    def check(build):
+        module = build(*ctor.args, **ctor.kwargs).double()
+        params = list(module.parameters())
+        for p in params:
+            p.requires_grad_(False)
+        fn, inputs = gradcheck_function(module, args)
         assert torch.autograd.gradcheck(fn, inputs, check_batched_grad=True, fast_mode=True)
-        p.requires_grad_(False)
+        for p in params:
+            p.requires_grad_(True)
+            assert torch.autograd.gradcheck(fn, inputs, check_batched_grad=True, fast_mode=True)
+            p.requires_grad_(False)
+
+    check_like_torch(check, name, impl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,23 +333,26 @@ def test_error_sample_raises_torch_type(name, impl, dtype, index):
 
 @pytest.mark.parametrize(("name", "impl"), impl_params())
 def test_pickle_and_torch_save_round_trip(name, impl):
-    for index, sample in iter_samples(name, torch.float64, requires_grad=False):
-        if sample.constructor_input.kwargs.get("batch_first"):
-            continue  # (half the samples: pickling does not depend on the layout)
-        _, ours = pair_for(sample, name, impl, torch.float64)
-        args = sample.forward_input.args
-        output = ours(*args)
-        buffer = io.BytesIO()
-        torch.save(ours, buffer)
-        buffer.seek(0)
-        loaded = torch.load(buffer, weights_only=False)
-        assert type(loaded) is type(ours)
-        assert_same(loaded(*args), output, torch.float64, f"sample {index} after torch.load")
-        copied = pickle.loads(pickle.dumps(ours))
-        assert_same(copied(*args), output, torch.float64, f"sample {index} after pickle")
-        assert_same(
-            copy.deepcopy(ours)(*args), output, torch.float64, f"sample {index} after deepcopy"
-        )
+    def check(build):
+        for index, sample in iter_samples(name, torch.float64, requires_grad=False):
+            if sample.constructor_input.kwargs.get("batch_first"):
+                continue  # (half the samples: pickling does not depend on the layout)
+            ctor = sample.constructor_input
+            module = build(*ctor.args, **ctor.kwargs).double()
+            args = sample.forward_input.args
+            output = module(*args)
+            buffer = io.BytesIO()
+            torch.save(module, buffer)
+            buffer.seek(0)
+            loaded = torch.load(buffer, weights_only=False)
+            assert type(loaded) is type(module)
+            assert_same(loaded(*args), output, torch.float64, f"sample {index} after torch.load")
+            copied = pickle.loads(pickle.dumps(module))
+            assert_same(copied(*args), output, torch.float64, f"sample {index} after pickle")
+            copied = copy.deepcopy(module)
+            assert_same(copied(*args), output, torch.float64, f"sample {index} after deepcopy")
+
+    check_like_torch(check, name, impl)
 
 
 @pytest.mark.parametrize(("name", "impl"), impl_params())
@@ -386,16 +402,18 @@ def test_repr_and_str(name, impl):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
 @pytest.mark.parametrize(("name", "impl"), impl_params())
 def test_factory_kwargs(name, impl, dtype):
-    for index, sample in iter_samples(name, dtype, requires_grad=False):
-        ctor = sample.constructor_input
-        kwargs = {**ctor.kwargs, "device": "cpu", "dtype": dtype}
-        ours = build_twin(name, ctor.args, kwargs, layer_impl(name, impl))
-        tensors = [*ours.named_parameters(), *ours.named_buffers()]
-        assert tensors, "the twin has no parameters"
-        for tensor_name, tensor in tensors:
-            assert tensor.device == torch.device("cpu"), f"sample {index}: {tensor_name}"
-            if tensor.is_floating_point():
-                assert tensor.dtype == dtype, f"sample {index}: {tensor_name} is {tensor.dtype}"
+    def check(build):
+        for index, sample in iter_samples(name, dtype, requires_grad=False):
+            ctor = sample.constructor_input
+            module = build(*ctor.args, **ctor.kwargs, device="cpu", dtype=dtype)
+            tensors = [*module.named_parameters(), *module.named_buffers()]
+            assert tensors, "no parameters"
+            for tensor_name, tensor in tensors:
+                assert tensor.device == torch.device("cpu"), f"sample {index}: {tensor_name}"
+                if tensor.is_floating_point():
+                    assert tensor.dtype == dtype, f"sample {index}: {tensor_name} is {tensor.dtype}"
+
+    check_like_torch(check, name, impl)
 
 
 @pytest.mark.parametrize(("name", "impl"), impl_params())
@@ -497,18 +515,20 @@ def test_outputs_and_gradients_are_contiguous(name, impl):
 def test_train_eval_flag_use(name, impl):
     """torch declares ``train_and_eval_differ`` True for the layers and False for the cells:
     a cell's forward must not read ``training``."""
-    from rnn_twins import MODULE_INFOS
-
     differ = MODULE_INFOS[name].train_and_eval_differ
-    for index, sample in iter_samples(name, torch.float32, requires_grad=False):
-        ctor = sample.constructor_input
-        ours = build_twin(name, ctor.args, ctor.kwargs, layer_impl(name, impl))
-        delattr(ours, "training")
-        try:
-            ours(*sample.forward_input.args)
-        except AttributeError as error:
-            if "'training'" not in str(error) or not differ:
-                raise AssertionError(f"sample {index}: {error}") from error
+
+    def check(build):
+        for index, sample in iter_samples(name, torch.float32, requires_grad=False):
+            ctor = sample.constructor_input
+            module = build(*ctor.args, **ctor.kwargs)
+            delattr(module, "training")
+            try:
+                module(*sample.forward_input.args)
+            except AttributeError as error:
+                if "'training'" not in str(error) or not differ:
+                    raise AssertionError(f"sample {index}: {error}") from error
+
+    check_like_torch(check, name, impl)
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
