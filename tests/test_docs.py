@@ -153,7 +153,7 @@ def run_page(page: Path, slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyP
     if not os.environ.get("SEQMODELS_DATA_DIR"):  # the blocks that read real data sets wait
         selected = [block for block in selected if "data" not in block.marks]
     if not selected:
-        pytest.skip("needs the data sets: set SEQMODELS_DATA_DIR")
+        pytest.skip("only slow examples, or examples that need SEQMODELS_DATA_DIR, on this page")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["docs-example"])
     if any("checkpoints" in block.marks for block in selected):
