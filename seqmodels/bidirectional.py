@@ -9,7 +9,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqmodels.cells import State
-from seqmodels.recurrent import check_lengths, reverse_order
+from seqmodels.kernels import fused_rnn
+from seqmodels.recurrent import Recurrent, check_lengths, reverse_order
 
 __all__ = ["Bidirectional", "MERGE_MODES", "merge_directions"]
 
@@ -116,14 +117,44 @@ class Bidirectional(nn.Module):
             else:
                 output = pad_packed_sequence(output, self.batch_first, total_length=total)[0]
             return output, h_n
+        if self.runs_fused():
+            output, h_n = self._fused(input, hx, hx_forward)
+            return self._merge(*output.chunk(2, -1)), h_n
         forward_out, forward_h = self.forward_layer(input, hx_forward)
         backward_out, backward_h = self.backward_layer(input.flip(time_dim), hx_backward)
         output = self._merge(forward_out, backward_out.flip(time_dim))
         return output, _join_states(forward_h, backward_h)
 
+    def runs_fused(self) -> bool:
+        """Whether both directions run as one two-direction call of torch's fused kernel: two
+        one-layer seqmodels layers that both take their fused path now (with several layers
+        each direction runs its own stack, which the kernel does not compute)."""
+        layers = (self.forward_layer, self.backward_layer)
+        return all(
+            isinstance(layer, Recurrent) and layer.num_layers == 1 and layer.runs_fused()
+            for layer in layers
+        )
+
+    def _fused(
+        self, input: Tensor | PackedSequence, hx: State | None, hx_forward: State | None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """Both directions in one kernel call: the output's features are the forward
+        direction's then the backward's; ``h_n`` is already ordered ``l0, l0_reverse``."""
+        self.forward_layer._check_forward_args(input, hx_forward)
+        weights = self.forward_layer.kernel_weights() + self.backward_layer.kernel_weights()
+        return fused_rnn(self.forward_layer, input, hx, weights, bidirectional=True)
+
     def _forward_packed(
         self, input: PackedSequence, hx_forward: State | None, hx_backward: State | None
     ) -> tuple[PackedSequence | tuple, State]:
+        if self.runs_fused():
+            hx = None if hx_forward is None else _join_states(hx_forward, hx_backward)
+            output, h_n = self._fused(input, hx, hx_forward)
+            forward_data, backward_data = output.data.chunk(2, -1)
+            if self.merge is None:
+                halves = (output._replace(data=forward_data), output._replace(data=backward_data))
+                return halves, h_n
+            return output._replace(data=self._merge(forward_data, backward_data)), h_n
         order = reverse_order(input.batch_sizes.tolist(), input.data.device)
         reversed_input = input._replace(data=input.data.index_select(0, order))
         forward_out, forward_h = self.forward_layer(input, hx_forward)

@@ -50,6 +50,7 @@ def fused_rnn(
     input: Tensor | PackedSequence,
     hx: Tensor | tuple[Tensor, Tensor] | None,
     weights: list[Tensor],
+    bidirectional: bool | None = None,
 ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, Tensor]]:
     """Run ``layer``'s fused kernel on ``input`` with the flat ``weights``.
 
@@ -59,12 +60,16 @@ def fused_rnn(
             unbatched, or a ``PackedSequence``; checked by the caller.
         hx: the initial state (``(h, c)`` for an LSTM) or None for zeros; checked by the caller.
         weights: the flat weights in ``torch.nn``'s order.
+        bidirectional: overrides ``layer.bidirectional`` (two one-way layers of
+            :class:`seqmodels.Bidirectional` run as one two-direction kernel call).
 
     Returns:
         ``(output, h_n)`` as ``torch.nn``'s layer returns them.
     """
     lstm = layer.mode == "LSTM"
-    count = layer.num_layers * (2 if layer.bidirectional else 1)
+    if bidirectional is None:
+        bidirectional = layer.bidirectional
+    count = layer.num_layers * (2 if bidirectional else 1)
     packed = isinstance(input, PackedSequence)
     unbatched = not packed and input.dim() == 2
     if packed:
@@ -84,7 +89,7 @@ def fused_rnn(
         hx = _reorder(hx, input.sorted_indices)
     kernel = KERNELS[layer.mode]
     train = layer.training
-    options = (layer.bias, layer.num_layers, layer.dropout, train, layer.bidirectional)
+    options = (layer.bias, layer.num_layers, layer.dropout, train, bidirectional)
     state = list(hx) if lstm else hx
     if packed:
         result = kernel(input.data, input.batch_sizes, state, weights, *options)

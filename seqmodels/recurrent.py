@@ -314,11 +314,17 @@ class Recurrent(nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(input, lengths)
         self._check_forward_args(input, hx)
-        fused = self._cells_reason(self.training) is None
-        # under torch.compile "auto" traces the cells: inductor does not lower the fused kernel
-        if fused and (self.impl == "fused" or not torch.compiler.is_compiling()):
+        if self.runs_fused():
             return self._fused_forward(input, hx, lengths)
         return self._cells_forward(input, hx, lengths)
+
+    def runs_fused(self) -> bool:
+        """Whether a forward now runs the fused kernel: :attr:`fast_path`, except that under
+        ``torch.compile`` ``impl="auto"`` traces the cells (inductor does not lower the fused
+        kernel)."""
+        if self._cells_reason(self.training) is not None:
+            return False
+        return self.impl == "fused" or not torch.compiler.is_compiling()
 
     def _check_lengths(self, input: object, lengths: object) -> Tensor:
         name = type(self).__name__
@@ -378,14 +384,8 @@ class Recurrent(nn.Module):
         self, input: Tensor | PackedSequence, hx: State | None, lengths: Tensor | None
     ) -> tuple[Tensor | PackedSequence, State]:
         """torch's fused kernel with the layer's parameters (or, with ``weight_drop`` in
-        training, the dropped hidden weights: one DropConnect mask per forward)."""
-        weights = [getattr(self, name) for name in self._flat_weights_names]
-        if self.weight_drop and self.training:
-            hidden = set(self._hidden_weight_names())
-            weights = [
-                F.dropout(weight, self.weight_drop) if name in hidden else weight
-                for name, weight in zip(self._flat_weights_names, weights, strict=True)
-            ]
+        training, the dropped hidden weights)."""
+        weights = self.kernel_weights()
         if lengths is None:
             return fused_rnn(self, input, hx, weights)
         packed = pack_padded_sequence(input, lengths, self.batch_first, enforce_sorted=False)
@@ -393,6 +393,19 @@ class Recurrent(nn.Module):
         total = input.size(1 if self.batch_first else 0)
         padded, _ = pad_packed_sequence(output, self.batch_first, total_length=total)
         return padded, h_n
+
+    def kernel_weights(self) -> list[Tensor]:
+        """The weights the fused kernel reads, in ``torch.nn``'s flat order: the layer's
+        current tensors, and with ``weight_drop`` in training the hidden-to-hidden weights
+        dropped (one DropConnect mask per call)."""
+        weights = self._flat_weights
+        if not (self.weight_drop and self.training):
+            return weights
+        hidden = set(self._hidden_weight_names())
+        return [
+            F.dropout(weight, self.weight_drop) if name in hidden else weight
+            for name, weight in zip(self._flat_weights_names, weights, strict=True)
+        ]
 
     @property
     def _flat_weights_names(self) -> list[str]:

@@ -1,5 +1,7 @@
 """Bidirectional(layer, merge): equal to torch.nn's bidirectional halves, merged every way."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -167,3 +169,43 @@ def test_lengths_with_wrong_batch_size_are_an_error():
     layer = seqmodels.Bidirectional(seqmodels.GRU(H_IN, H))
     with pytest.raises(ValueError, match=r"lengths must have shape \(4,\)"):
         layer(torch.randn(T, N, H_IN), lengths=torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("layer_class", [seqmodels.LSTM, seqmodels.GRU, seqmodels.RNN])
+@pytest.mark.parametrize("merge", ["sum", "max", None])
+@pytest.mark.parametrize("form", ["padded", "lengths", "packed", "unbatched"])
+def test_one_layer_builtins_run_one_two_direction_kernel_call_equal_to_two_passes(
+    layer_class, merge, form
+):
+    torch.manual_seed(0)
+    fused = seqmodels.Bidirectional(layer_class(3, 5, dtype=torch.float64), merge)
+    cells = copy.deepcopy(fused)
+    cells.forward_layer.impl = cells.backward_layer.impl = "cells"
+    assert fused.runs_fused() and not cells.runs_fused()
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4, 3])
+    batch = 4
+    kwargs = {}
+    if form == "lengths":
+        kwargs = {"lengths": lengths}
+    elif form == "packed":
+        x = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    elif form == "unbatched":
+        x, batch = x[:, 0], None
+    shape = (2, 5) if batch is None else (2, batch, 5)
+    hx = torch.randn(shape, dtype=torch.float64)
+    hx = (hx, torch.randn(shape, dtype=torch.float64)) if layer_class is seqmodels.LSTM else hx
+
+    def flat(result):
+        output, h_n = result
+        outputs = output if isinstance(output, tuple) else (output,)
+        outputs = [o.data if isinstance(o, PackedSequence) else o for o in outputs]
+        return [*outputs, *(h_n if isinstance(h_n, tuple) else (h_n,))]
+
+    got, want = flat(fused(x, hx, **kwargs)), flat(cells(x, hx, **kwargs))
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    grads = torch.autograd.grad(sum(t.sum() for t in got), list(fused.parameters()))
+    want_grads = torch.autograd.grad(sum(t.sum() for t in want), list(cells.parameters()))
+    for a, b in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
