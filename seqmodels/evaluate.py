@@ -1,8 +1,15 @@
 """Test a checkpoint: ``evaluate(cfg) -> metrics``, and its Hydra command line.
 
-Compose the experiment the checkpoint was trained with, so the data module is the same::
+The checkpoint knows the run that trained it: its config is stored in the checkpoint (and in the
+run's ``.hydra/config.yaml`` beside the ``checkpoints/`` folder), so the experiment is optional::
 
-    python scripts/evaluate.py experiment=sine ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt
+    python scripts/evaluate.py ckpt_path=outputs/sst2/<date>_<time>/checkpoints/last.ckpt
+    python scripts/evaluate.py ckpt_path=... data.test_file=my_reviews.tsv trainer.devices=2
+
+The data and task settings are the training run's; ``data.*`` and ``task.*`` overrides on the
+command line change them, and the trainer, logger and callbacks are the evaluation's own. Giving
+``experiment=NAME`` (or a ``data=`` / ``task=`` group) uses that composition instead, and a
+checkpoint trained with another task or data module is refused with the experiment to pass.
 
 The model and its data-dependent arguments (sizes, scaler, vocabulary) come from the checkpoint,
 loaded with ``TaskClass.load_from_checkpoint`` (the class named by ``cfg.task._target_``); they
@@ -11,24 +18,105 @@ must equal those the data module describes (:meth:`seqmodels.data.base.DataSpec.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from seqmodels.train import CONFIG_PACKAGE, build_trainer
+from seqmodels.train import CONFIG_PACKAGE, StoreRunConfig, build_trainer, job_errors
+
+# Groups that choose what is evaluated; an override of one of them means "compose it as given".
+COMPOSING_GROUPS = ("experiment", "data", "model", "task")
+
+
+def trained_config(ckpt_path: str | Path) -> tuple[DictConfig, str] | None:
+    """The config of the run that wrote a checkpoint, and where it was found.
+
+    It is read from the checkpoint itself (training runs store it, see
+    :class:`seqmodels.train.StoreRunConfig`), or else from the run's ``.hydra/config.yaml``: in
+    the folder above ``checkpoints/``, or two folders above it for the candidates of a
+    ``model.norm=auto`` run (``norm_<name>/checkpoints``, whose norm is then set). None when
+    neither exists.
+    """
+    path = Path(ckpt_path)
+    stored = torch.load(path, map_location="cpu", weights_only=True).get(StoreRunConfig.KEY)
+    if stored is not None:
+        return OmegaConf.create(stored["config"]), f"the checkpoint {path}"
+    for run_dir in path.resolve().parents[1:3]:
+        config_file = run_dir / ".hydra" / "config.yaml"
+        if config_file.is_file():
+            config = OmegaConf.load(config_file)
+            norm = path.resolve().parent.parent.name.removeprefix("norm_")
+            if config.model.get("norm") == "auto" and norm != path.resolve().parent.parent.name:
+                config.model.norm = norm
+            return config, str(config_file)
+    return None
+
+
+def job_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
+    """The evaluation job for ``cfg.ckpt_path``: the training run's data, model and task
+    (:func:`trained_config`) with the ``data.``/``model.``/``task.`` overrides of ``overrides``
+    applied, and everything else (trainer, logger, callbacks, paths, seed) from ``cfg``.
+
+    ``cfg`` is returned as it is when ``overrides`` choose an experiment or a data, model or task
+    group (the command line composes the job), or when the training config is not found.
+
+    Args:
+        cfg: the composed ``eval`` config.
+        overrides: the command line's overrides (``HydraConfig.get().overrides.task``).
+    """
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    if any(override.key_or_group in COMPOSING_GROUPS for override in parsed):
+        return cfg
+    found = trained_config(cfg.ckpt_path)
+    if found is None:
+        return cfg
+    trained, _ = found
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.name = trained.get("name", cfg.name)
+        for group in ("data", "model", "task"):
+            cfg[group] = trained[group]
+        for override in parsed:
+            key = override.key_or_group
+            if key.split(".")[0] in ("data", "model", "task") and "." in key:
+                if override.is_delete():
+                    parent, _, leaf = key.rpartition(".")
+                    OmegaConf.select(cfg, parent).pop(leaf, None)
+                else:
+                    OmegaConf.update(cfg, key, override.value(), force_add=True)
+    return cfg
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Run the test set of ``cfg.data`` through the checkpoint ``cfg.ckpt_path``."""
+    """Run the test set of ``cfg.data`` through the checkpoint ``cfg.ckpt_path``.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``cfg.ckpt_path``.
+        ValueError: the checkpoint was trained with another task or data module than
+            ``cfg``'s (the message names its experiment), or its data-dependent values differ
+            from those of ``cfg.data``.
+    """
     path = Path(cfg.ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path: no checkpoint at {path}")
+    _check_experiment(cfg, path)
     L.seed_everything(cfg.seed, workers=True)
     task_class = get_class(cfg.task._target_)
-    task = task_class.load_from_checkpoint(path, map_location="cpu")
+    try:
+        task = task_class.load_from_checkpoint(path, map_location="cpu")
+    except TypeError as error:  # hyperparameters of another task class
+        raise ValueError(
+            f"{path} is not a checkpoint of {task_class.__name__} ({error}): it was trained with "
+            "another experiment, and it does not say which (no stored config, no .hydra/ "
+            "beside it); pass the one it was trained with: experiment=<name>"
+        ) from error
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.describe().check_task(task.hparams)
     trainer = build_trainer(cfg)
@@ -38,13 +126,35 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def _check_experiment(cfg: DictConfig, path: Path) -> None:
+    """Refuse a checkpoint trained with another task or data module than ``cfg``'s."""
+    found = trained_config(path)
+    if found is None:
+        return
+    trained, source = found
+    differ = [
+        group
+        for group in ("task", "data")
+        if trained[group].get("_target_") != cfg[group].get("_target_")
+    ]
+    if differ:
+        name = trained.get("name", "<name>")
+        raise ValueError(
+            f"this checkpoint was trained with experiment={name} ({source}): its "
+            f"{' and '.join(differ)} differ from experiment={cfg.name}'s "
+            f"({', '.join(str(trained[g]._target_) for g in differ)}). Pass experiment={name}, "
+            "or leave experiment= out to evaluate it with its own settings"
+        )
+
+
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Command line entry point: prints the test metrics."""
-    metrics = evaluate(cfg)
-    print(f"\nTest metrics of {cfg.ckpt_path}:")
-    for name, value in sorted(metrics.items()):
-        print(f"  {name:28s} {value:.6g}")
+    with job_errors(HydraConfig.get().runtime.output_dir):
+        metrics = evaluate(job_config(cfg, HydraConfig.get().overrides.task))
+        print(f"\nTest metrics of {cfg.ckpt_path}:")
+        for name, value in sorted(metrics.items()):
+            print(f"  {name:28s} {value:.6g}")
 
 
 if __name__ == "__main__":

@@ -11,16 +11,24 @@ Examples::
 from __future__ import annotations
 
 import copy
+import logging
 import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 from torch.utils.tensorboard.summary import hparams
 
 from seqmodels.data.base import SequenceDataModule
@@ -45,12 +53,32 @@ def build_task_and_data(cfg: DictConfig) -> tuple[L.LightningModule, SequenceDat
     return task, datamodule
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, store_config: bool = False) -> L.Trainer:
     """The Trainer of ``cfg.trainer`` with the loggers of ``cfg.logger`` and the callbacks of
-    ``cfg.callbacks`` (entries set to null are left out)."""
+    ``cfg.callbacks`` (entries set to null are left out); with ``store_config``, its
+    checkpoints also hold the run's config (:class:`StoreRunConfig`)."""
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    if store_config:
+        callbacks.append(StoreRunConfig(cfg))
     return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+
+class StoreRunConfig(L.Callback):
+    """Keeps the run's config in each checkpoint, under ``"seqmodels_run"``: ``{"name": ...,
+    "config": {...}}`` (plain values, resolved), so that ``scripts/evaluate.py`` knows which
+    experiment, data and task a checkpoint was trained with
+    (:func:`seqmodels.evaluate.trained_config`)."""
+
+    KEY = "seqmodels_run"
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.config = OmegaConf.to_container(cfg, resolve=True)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint[self.KEY] = {"name": self.config.get("name"), "config": self.config}
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -131,7 +159,7 @@ def _validation_score(trainer: L.Trainer) -> float:
 def _fit(cfg: DictConfig) -> tuple[DictConfig, L.LightningModule, SequenceDataModule, L.Trainer]:
     L.seed_everything(cfg.seed, workers=True)
     task, datamodule = build_task_and_data(cfg)
-    trainer = build_trainer(cfg)
+    trainer = build_trainer(cfg, store_config=True)
     if cfg.train:
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     return cfg, task, datamodule, trainer
@@ -253,18 +281,101 @@ def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
         print(f"  view with:      tensorboard --logdir {Path(cfg.paths.output_dir).parents[1]}")
 
 
+# Errors that come from the job's settings or data, whose message says what to change: shown
+# without a traceback (HYDRA_FULL_ERROR=1 shows it).
+USER_ERRORS = (
+    OmegaConfBaseException,
+    HydraException,
+    ValueError,
+    FileNotFoundError,
+    FloatingPointError,
+)
+
+
+@contextmanager
+def job_errors(output_dir: str | Path | None) -> Iterator[None]:
+    """Report the errors of a job run from the command line as users need them.
+
+    * An error of :data:`USER_ERRORS` (a config error, a data error, a non-finite loss) prints
+      its message alone, then exits with status 1; the run's log file (``train.log``) gets the
+      message with the traceback. With ``HYDRA_FULL_ERROR=1`` it is raised as it is, and Hydra
+      prints the full traceback.
+    * Any failure removes what the run created but left empty under ``output_dir`` (folders,
+      TensorBoard files without a value), so that a failed run leaves its log, its config
+      (``.hydra/``) and whatever it wrote that holds data, such as the checkpoints to resume.
+    """
+    try:
+        yield
+    except Exception as error:
+        if output_dir is not None:
+            remove_empty_outputs(Path(output_dir))
+        if not isinstance(error, USER_ERRORS) or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        message = _message(error)
+        for handler in logging.getLogger().handlers:  # the run's log file: with the traceback
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(
+                    logging.LogRecord(
+                        __name__, logging.ERROR, __file__, 0, message, None, sys.exc_info()
+                    )
+                )
+        print(
+            f"Error: {message}\n(set HYDRA_FULL_ERROR=1 for the traceback)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+
+
+def _message(error: Exception) -> str:
+    """The message of an error; for an error raised while Hydra instantiated an object, the
+    error inside it, with the config key that was being built."""
+    cause = error.__cause__
+    if isinstance(error, InstantiationException) and isinstance(cause, USER_ERRORS):
+        last = str(error).strip().splitlines()[-1]
+        where = f" (building {last.removeprefix('full_key: ')})" if "full_key:" in last else ""
+        return f"{_message(cause)}{where}"
+    return f"{type(error).__name__}: {error}"
+
+
+def remove_empty_outputs(output_dir: Path) -> None:
+    """Remove the empty folders and the TensorBoard event files that hold no value under
+    ``output_dir`` (``output_dir`` itself stays)."""
+    if not output_dir.is_dir():
+        return
+    for path in sorted(output_dir.rglob("events.out.tfevents.*")):
+        if path.is_file() and not _holds_events(path):
+            path.unlink()
+    for path in sorted(output_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _holds_events(path: Path) -> bool:
+    """Whether a TensorBoard event file holds more than its header (a summary or a graph)."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    try:
+        return any(
+            event.HasField("summary") or event.HasField("graph_def")
+            for event in EventFileLoader(str(path)).Load()
+        )
+    except Exception:  # unreadable: keep it
+        return True
+
+
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Command line entry point; returns ``cfg.optimized_metric`` for sweepers (Optuna)."""
-    metrics = train(cfg)
-    _report(metrics, cfg)
-    if cfg.get("optimized_metric"):
-        if cfg.optimized_metric not in metrics:
-            raise KeyError(
-                f"optimized_metric {cfg.optimized_metric!r} was not logged; "
-                f"logged metrics: {sorted(metrics)}"
-            )
-        return metrics[cfg.optimized_metric]
+    with job_errors(HydraConfig.get().runtime.output_dir):
+        metrics = train(cfg)
+        _report(metrics, cfg)
+        if cfg.get("optimized_metric"):
+            if cfg.optimized_metric not in metrics:
+                raise KeyError(
+                    f"optimized_metric {cfg.optimized_metric!r} was not logged; "
+                    f"logged metrics: {sorted(metrics)}"
+                )
+            return metrics[cfg.optimized_metric]
     return None
 
 

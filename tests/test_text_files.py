@@ -164,8 +164,14 @@ def test_labelled_text_errors(tmp_path, write_file):
     path = write_file(tmp_path / "r.csv", "review,sentiment\ngood, \n")
     with pytest.raises(ValueError, match=r"r.csv, line 2, column 'sentiment': empty label"):
         read_labeled_texts(path, "review", "sentiment")
-    with pytest.raises(ValueError, match="text_column 'review' and label_column 0 are the same"):
+    with pytest.raises(
+        ValueError,
+        match=r"r.csv: the texts and the labels would come from the same column, 'review' "
+        r"\(text_column='review', label_column=0\); choose two columns: data.text_column=",
+    ):
         read_labeled_texts(path, "review", 0)
+    with pytest.raises(ValueError, match=r"same column, 'review' \(text_column=None, label"):
+        read_labeled_texts(path, label_column="review")
 
 
 # ---- choosing the columns ------------------------------------------------------------------------

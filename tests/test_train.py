@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from tensorboard.util import tensor_util
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqmodels.evaluate import evaluate
+from seqmodels.evaluate import evaluate, job_config
 from seqmodels.models.spec import build_model
 from seqmodels.tasks import ClassificationTask, RegressionTask
 from seqmodels.train import CONFIG_PACKAGE, build_trainer, chosen_norm, train
@@ -435,6 +435,64 @@ def test_evaluate_refuses_data_other_than_the_checkpoint_s(trained_run, tmp_path
     ]
     with pytest.raises(ValueError, match="target_scale, mase_scale differ from the task.s"):
         evaluate(compose_config(other, tmp_path, "eval"))
+
+
+def eval_job(ckpt: Path, overrides: list[str], output_dir: Path):
+    """The evaluation job as ``scripts/evaluate.py ckpt_path=... *overrides`` builds it."""
+    command_line = [f"ckpt_path={ckpt}", *overrides]
+    return job_config(compose_config(command_line, output_dir, "eval"), command_line)
+
+
+def test_evaluate_needs_no_experiment_the_checkpoint_knows_its_run(trained_run, tmp_path):
+    _, output_dir, metrics = trained_run
+    (best,) = (output_dir / "checkpoints").glob("best-*.ckpt")
+    cfg = eval_job(best, QUIET, tmp_path)  # the defaults would be a 2000-point sine
+    assert cfg.name == "tiny-sine" and cfg.data.series.length == 300
+    assert evaluate(cfg) == {k: v for k, v in metrics.items() if k.startswith("test/")}
+    # data.* overrides change the training run's data; here to data the checkpoint refuses
+    other = eval_job(best, [*QUIET, "data.series.amplitude=2.0"], tmp_path)
+    with pytest.raises(ValueError, match="target_scale, mase_scale differ from the task.s"):
+        evaluate(other)
+
+
+def test_evaluate_with_another_experiment_names_the_checkpoint_s(
+    trained_run, tiny_data_dir, tmp_path
+):
+    _, output_dir, _ = trained_run
+    cfg = eval_job(
+        output_dir / "checkpoints" / "last.ckpt", ["experiment=tiny_sentiment"], tmp_path
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"this checkpoint was trained with experiment=tiny-sine \(the checkpoint .*last.ckpt\): "
+        r"its task and data differ from experiment=tiny_sentiment's \(seqmodels.tasks.RegressionTask, "
+        r"seqmodels.data.SeriesDataModule\). Pass experiment=tiny-sine, or leave experiment= out",
+    ):
+        evaluate(cfg)
+
+
+def test_evaluate_reads_the_run_config_beside_a_checkpoint_without_one(trained_run, tmp_path):
+    _, output_dir, metrics = trained_run
+    (best,) = (output_dir / "checkpoints").glob("best-*.ckpt")
+    checkpoint = torch.load(best, weights_only=True)
+    config = checkpoint.pop("seqmodels_run")["config"]
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save(checkpoint, run / "checkpoints" / "old.ckpt")
+    (run / ".hydra").mkdir()
+    OmegaConf.save(OmegaConf.create(config), run / ".hydra" / "config.yaml")
+    cfg = eval_job(run / "checkpoints" / "old.ckpt", QUIET, tmp_path / "eval")
+    assert evaluate(cfg) == {k: v for k, v in metrics.items() if k.startswith("test/")}
+    # neither stored nor beside it: a wrong experiment is named as such
+    (run / ".hydra" / "config.yaml").unlink()
+    wrong = eval_job(run / "checkpoints" / "old.ckpt", ["experiment=translate"], tmp_path / "eval")
+    with pytest.raises(
+        ValueError,
+        match=r"old.ckpt is not a checkpoint of Seq2SeqTask .*: it was trained with another "
+        r"experiment, and it does not say which .*; pass the one it was trained with: "
+        r"experiment=<name>",
+    ):
+        evaluate(wrong)
 
 
 def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:

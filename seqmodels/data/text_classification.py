@@ -89,12 +89,13 @@ def read_labeled_texts(
             (label_column, LABEL_COLUMNS, "label"),
         )
     )
+    text_name = rows[0].fields[text_index] if header else text_index
     if text_index == label_index:
         raise ValueError(
-            f"{path}: text_column {text_column!r} and label_column {label_column!r} are the same "
-            "column"
+            f"{path}: the texts and the labels would come from the same column, {text_name!r} "
+            f"(text_column={text_column!r}, label_column={label_column!r}); choose two columns: "
+            "data.text_column=<name or index> data.label_column=<name or index>"
         )
-    text_name = rows[0].fields[text_index] if header else text_index
     label_name = rows[0].fields[label_index] if header else label_index
     texts = []
     for line, fields in rows[1:] if header else rows:
