@@ -275,12 +275,18 @@ def test_gradcheck_partial_derivatives(name, impl):
 
     def check(build):
         module = build(*ctor.args, **ctor.kwargs).double()
+        named = module.state_dict(keep_vars=True)  # (torch's names, whatever the module tree)
         params = list(module.parameters())
         for p in params:
             p.requires_grad_(False)
         fn, inputs = gradcheck_function(module, args)
         assert torch.autograd.gradcheck(fn, inputs, check_batched_grad=True, fast_mode=True)
-        for p in params:
+        # one at a time: every parameter of a cell, of the first layer and of the last
+        # direction of the last layer of a layer
+        last = f"_l{getattr(module, 'num_layers', 1) - 1}"
+        last += "_reverse" if getattr(module, "bidirectional", False) else ""
+        chosen = [v for k, v in named.items() if "_l" not in k or k.endswith(("_l0", last))]
+        for p in chosen:
             p.requires_grad_(True)
             assert torch.autograd.gradcheck(fn, inputs, check_batched_grad=True, fast_mode=True)
             p.requires_grad_(False)
@@ -461,9 +467,12 @@ def non_contiguous(obj):
 @pytest.mark.parametrize(("name", "impl"), impl_params())
 def test_non_contiguous_inputs(name, impl):
     """Non-contiguous inputs, states and output gradients give the contiguous results, on our
-    twin as on torch.nn (float64; the layout does not depend on the dtype)."""
+    twin as on torch.nn (float64; the layout does not depend on the dtype; time-major samples,
+    the batch-first ones only transpose)."""
     dtype = torch.float64
     for index, sample in iter_samples(name, dtype):
+        if sample.constructor_input.kwargs.get("batch_first"):
+            continue
         reference, ours = pair_for(sample, name, impl, dtype)
         args = sample.forward_input.args
         for label, variant in (
@@ -486,6 +495,8 @@ def test_outputs_and_gradients_are_contiguous(name, impl):
     gradient is contiguous where torch.nn's is; module.to(memory_format=...) changes nothing."""
     dtype = torch.float64
     for index, sample in iter_samples(name, dtype):
+        if index % 2:  # (every other sample: each layout option still appears)
+            continue
         reference, ours = pair_for(sample, name, impl, dtype)
         args = sample.forward_input.args
         expected = [t.is_contiguous() for t in flat_tensors(reference(*fresh_leaves(args)))]
