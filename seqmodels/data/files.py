@@ -233,15 +233,29 @@ def data_file(name: str | os.PathLike, root: str | os.PathLike | None = None) ->
         hint = "it has no known source; check the name"
     raise FileNotFoundError(
         f"data file not found: {path}. Data files are read from ${ENV_VAR} (now {root}); "
-        f"{hint}, and put it at {path}."
+        f"{hint}, and put it at {path}, or point ${ENV_VAR} at a folder that holds {key}."
     )
 
 
 def download(url: str, path: str | os.PathLike, member: str | None = None) -> None:
     """Downloads ``url`` to ``path`` with a progress bar; if ``member`` is given, the URL is a zip
-    and ``member`` is the file extracted from it. The file appears only once complete."""
+    and ``member`` is the file extracted from it. The file appears only once complete; when the
+    download fails, the folders created for it are removed again."""
     path = Path(path)
+    created = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _download(url, path, member)
+    except BaseException:
+        for folder in created:  # deepest first; a folder something else filled meanwhile stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download(url: str, path: Path, member: str | None) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         fetched = Path(tmp) / "download"
         with urllib.request.urlopen(url, timeout=60) as response, fetched.open("wb") as out:
