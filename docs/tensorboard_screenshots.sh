@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The TensorBoard screenshots of docs/guide/jobs.md, from real runs, in headless Chromium.
+# The TensorBoard screenshots of docs/jobs/tensorboard.md, from real runs, in headless Chromium.
 #   bash docs/tensorboard_screenshots.sh
 # Needs chromium (Debian: apt-get install chromium), the docs extra's Pillow (from matplotlib) and
 # the tinyshakespeare and tiny-sentiment data sets under $SEQMODELS_DATA_DIR. Runs three short
