@@ -307,6 +307,7 @@ def load_checkpoint(path: Path) -> dict:
 @pytest.mark.parametrize(
     "scheduler",
     [
+        ["task/scheduler=none"],
         ["task/scheduler=cosine"],
         ["task/scheduler=plateau"],
         # halves the rate after every epoch (val/loss falls: no "improvement" for mode=max)
