@@ -45,7 +45,8 @@ def test_wheel_metadata(wheel):
         metadata_name = next(name for name in names if name.endswith(".dist-info/METADATA"))
         metadata = email.message_from_bytes(archive.read(metadata_name))
     assert metadata["Version"] == seqmodels.__version__
-    assert "License :: OSI Approved :: MIT License" in metadata.get_all("Classifier")
+    assert metadata["License-Expression"] == "MIT"
+    assert "Intended Audience :: Science/Research" in metadata.get_all("Classifier")
     assert any(url.startswith("Documentation, ") for url in metadata.get_all("Project-URL"))
     assert "seqmodels/conf/train.yaml" in names
     assert any(name.endswith("/licenses/LICENSE") or name.endswith("/LICENSE") for name in names)
