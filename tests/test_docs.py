@@ -290,3 +290,11 @@ def test_docstrings_rst_is_rewritten_as_markdown():
     ]
     block = module.markdown("Example::\n\n    >>> 1 + 1\n    2\n")
     assert "```pycon\n>>> 1 + 1\n2\n```" in block
+
+
+def test_citation_file_is_valid_yaml_with_the_required_keys():
+    import yaml
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert {"cff-version", "message", "title", "authors"} <= set(citation)
+    assert citation["license"] == "MIT"
