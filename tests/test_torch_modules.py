@@ -618,19 +618,30 @@ def test_bidirectional_not_bool_is_a_type_error(name, impl):
 CELL_CONSTRUCTOR_CASES = {
     "input_size=3.0": ((3.0, 5), {}),
     "hidden_size=5.0": ((3, 5.0), {}),
-    "hidden_size=-1": ((3, -1), {}),
+    "input_size='3'": (("3", 5), {}),
 }
 
 
 @pytest.mark.parametrize("case", list(CELL_CONSTRUCTOR_CASES))
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_cell_constructor_checks_as_torch(name, case):
+    """Non-integer sizes: TypeError, as torch.nn's cells raise."""
     args, kwargs = CELL_CONSTRUCTOR_CASES[case]
     expect_same_outcome(
         lambda: getattr(nn, name)(*args, **kwargs),
         lambda: build_twin(name, args, kwargs),
         compare=False,
     )
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_negative_size_is_an_error(name):
+    """torch.nn's cells fail on a negative size only by accident (RuntimeError from
+    torch.empty); ours raise that type or a ValueError that names the argument."""
+    with pytest.raises(RuntimeError):
+        getattr(nn, name)(3, -1)
+    with pytest.raises((RuntimeError, ValueError), match="hidden_size"):
+        build_twin(name, (3, -1))
 
 
 @pytest.mark.parametrize(
