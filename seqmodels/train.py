@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -304,11 +305,12 @@ def job_errors(output_dir: str | Path | None) -> Iterator[None]:
       TensorBoard files without a value), so that a failed run leaves its log, its config
       (``.hydra/``) and whatever it wrote that holds data, such as the checkpoints to resume.
     """
+    start = time.time()
     try:
         yield
     except Exception as error:
         if output_dir is not None:
-            remove_empty_outputs(Path(output_dir))
+            remove_empty_outputs(Path(output_dir), since=start)
         if not isinstance(error, USER_ERRORS) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         message = _message(error)
@@ -337,17 +339,34 @@ def _message(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def remove_empty_outputs(output_dir: Path) -> None:
+def remove_empty_outputs(output_dir: Path, since: float | None = None) -> None:
     """Remove the empty folders and the TensorBoard event files that hold no value under
-    ``output_dir`` (``output_dir`` itself stays)."""
+    ``output_dir`` (which itself stays).
+
+    Args:
+        output_dir: a run directory.
+        since: a time (``time.time()``); entries of ``output_dir`` older than it, which the run
+            did not create, are left alone, with what they hold.
+    """
     if not output_dir.is_dir():
         return
-    for path in sorted(output_dir.rglob("events.out.tfevents.*")):
-        if path.is_file() and not _holds_events(path):
-            path.unlink()
-    for path in sorted(output_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
-            path.rmdir()
+    for entry in output_dir.iterdir():
+        if since is not None and entry.lstat().st_ctime < since - 1:
+            continue
+        if entry.is_symlink():
+            continue
+        if entry.is_file():
+            if entry.name.startswith("events.out.tfevents.") and not _holds_events(entry):
+                entry.unlink()
+            continue
+        paths = sorted(entry.rglob("*"), key=lambda path: len(path.parts), reverse=True)
+        for path in paths:
+            if path.is_file() and path.name.startswith("events.out.tfevents."):
+                if not _holds_events(path):
+                    path.unlink()
+        for path in [*paths, entry]:
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                path.rmdir()
 
 
 def _holds_events(path: Path) -> bool:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,12 @@ def test_a_failed_run_keeps_what_holds_data_and_drops_what_is_empty(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         ".hydra", "norm_last", "train.log"
     ]  # fmt: skip
+
+
+def test_a_failed_run_leaves_alone_what_was_there_before_it(tmp_path):
+    (tmp_path / "empty_before").mkdir()
+    start = time.time() + 5  # as if the run had started later
+    remove_empty_outputs(tmp_path, since=start)
+    assert (tmp_path / "empty_before").is_dir()
+    remove_empty_outputs(tmp_path, since=start - 10)
+    assert not (tmp_path / "empty_before").exists()

@@ -76,9 +76,8 @@ class BestAndLastCheckpoint(ModelCheckpoint):
 
     def _remove_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         """Remove a checkpoint that fell out of the top k, unless an earlier run wrote it."""
-        if self.dirpath is not None and os.path.samefile(
-            os.path.dirname(os.path.abspath(filepath)), self.dirpath
-        ):
+        folder = os.path.dirname(os.path.abspath(filepath))
+        if self.dirpath is not None and folder == os.path.abspath(self.dirpath):
             super()._remove_checkpoint(trainer, filepath)
 
     def _save_last(self, trainer: L.Trainer) -> None:
