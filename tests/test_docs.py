@@ -298,3 +298,21 @@ def test_citation_file_is_valid_yaml_with_the_required_keys():
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
     assert {"cff-version", "message", "title", "authors"} <= set(citation)
     assert citation["license"] == "MIT"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_commands_name_what_exists(page):
+    """The presets, scripts and config options a page's commands name are in the repository."""
+    text = page.read_text(encoding="utf-8")
+    experiments = {path.stem for path in (ROOT / "conf" / "experiment").glob("*.yaml")}
+    for name in re.findall(r"experiment=([A-Za-z_0-9]+)", text):
+        if name != "NAME":
+            assert name in experiments, f"{page_id(page)}: no conf/experiment/{name}.yaml"
+    for script in re.findall(r"scripts/(\w+\.py)", text):
+        assert (ROOT / "scripts" / script).exists(), f"{page_id(page)}: no scripts/{script}"
+    for group, option in re.findall(
+        r"(?<![\w.+])(trainer|logger|hparams_search)=([a-z_]\w*)", text
+    ):
+        assert (ROOT / "conf" / group / f"{option}.yaml").exists(), (
+            f"{page_id(page)}: {group}={option}"
+        )
