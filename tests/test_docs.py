@@ -308,6 +308,11 @@ def test_commands_name_what_exists(page):
     for name in re.findall(r"experiment=([A-Za-z_0-9]+)", text):
         if name != "NAME":
             assert name in experiments, f"{page_id(page)}: no conf/experiment/{name}.yaml"
+    import seqmodels
+
+    for names in re.findall(r"model\.cell=([a-z_,]+)", text):
+        for name in names.split(","):
+            assert name in seqmodels.CELLS, f"{page_id(page)}: model.cell={name}"
     for script in re.findall(r"scripts/(\w+\.py)", text):
         assert (ROOT / "scripts" / script).exists(), f"{page_id(page)}: no scripts/{script}"
     for group, option in re.findall(
