@@ -1,6 +1,7 @@
-"""Test a checkpoint: ``python scripts/evaluate.py experiment=NAME ckpt_path=PATH``.
+"""Test a checkpoint: ``python scripts/evaluate.py ckpt_path=PATH [key=value ...]``.
 
-See ``conf/eval.yaml`` and ``seqmodels.evaluate``.
+The data and task settings are those the checkpoint was trained with; ``experiment=NAME`` is
+optional. See ``conf/eval.yaml`` and ``seqmodels.evaluate``.
 """
 
 from seqmodels.evaluate import main
