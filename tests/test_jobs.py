@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from seqmodels.train import job_errors, remove_empty_outputs
@@ -80,6 +81,11 @@ def test_job_errors_print_user_errors_and_raise_bugs(tmp_path, capsys, monkeypat
     assert capsys.readouterr().err == (
         "Error: FloatingPointError: non-finite train loss; try trainer.gradient_clip_val=1.0\n"
         "(set HYDRA_FULL_ERROR=1 for the traceback)\n"
+    )
+    with pytest.raises(SystemExit), job_errors(tmp_path):  # a config error
+        OmegaConf.create({"data": {"series": {"path": "???"}}}).data.series.path  # noqa: B018
+    assert capsys.readouterr().err.startswith(
+        "Error: MissingMandatoryValue: Missing mandatory value: data.series.path\n"
     )
     with pytest.raises(TypeError), job_errors(tmp_path):  # a bug: Hydra prints the traceback
         raise TypeError("unsupported operand")
