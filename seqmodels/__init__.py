@@ -7,6 +7,8 @@ one level down, in :mod:`seqmodels.models`. Both import only torch: ``from seqmo
 pulls in neither Lightning nor Hydra.
 """
 
+import torch
+
 from seqmodels.bidirectional import MERGE_MODES, Bidirectional, merge_directions
 from seqmodels.build import CELLS, CellSpec, build_recurrent, recurrent_output_size
 from seqmodels.cells import (
@@ -20,6 +22,14 @@ from seqmodels.cells import (
     RNNCell,
 )
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
+
+# whole layers saved with torch.save(model) load with a plain torch.load (weights_only=True)
+torch.serialization.add_safe_globals(
+    [
+        RNNCell, LSTMCell, GRUCell, LayerNormLSTMCell, LayerNormGRUCell, MinGRUCell, MinLSTMCell,
+        Recurrent, RNN, LSTM, GRU, Bidirectional,
+    ]
+)  # fmt: skip
 
 __version__ = "0.1.0"
 

@@ -38,7 +38,7 @@ class CellSpec:
         cell: the seqmodels cell class, unrolled by :class:`~seqmodels.Recurrent` (or by
             ``layer``).
         num_states: how many state tensors the cell carries (2 for an LSTM's ``(h, c)``).
-        fused: whether the cell has a hand-written scan (``seqmodels/fused.py``).
+        fused: whether torch's fused RNN kernel computes its layer (``impl="auto"`` runs it).
         layer: the seqmodels layer class with ``torch.nn``'s signature, or None (then
             ``Recurrent(cell, ...)``).
         torch_layer: the ``torch.nn`` twin (for ``impl="torch"``), or None.
@@ -63,9 +63,9 @@ CELLS: dict[str, CellSpec] = {
     "lstm": CellSpec(LSTMCell, 2, True, LSTM, nn.LSTM),
     "gru": CellSpec(GRUCell, 1, True, GRU, nn.GRU),
     "layernorm_lstm": CellSpec(LayerNormLSTMCell, 2, False),
-    "layernorm_gru": CellSpec(LayerNormGRUCell, 1, True),
-    "mingru": CellSpec(MinGRUCell, 1, True, arguments=_MINIMAL_BLOCK),
-    "minlstm": CellSpec(MinLSTMCell, 1, True, arguments=_MINIMAL_BLOCK),
+    "layernorm_gru": CellSpec(LayerNormGRUCell, 1, False),
+    "mingru": CellSpec(MinGRUCell, 1, False, arguments=_MINIMAL_BLOCK),
+    "minlstm": CellSpec(MinLSTMCell, 1, False, arguments=_MINIMAL_BLOCK),
 }
 CELL_TYPES = tuple(CELLS)
 #: ``impl`` of :func:`build_recurrent`: a seqmodels layer's own ``impl`` (see

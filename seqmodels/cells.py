@@ -13,8 +13,8 @@ time, stack it in layers, run it backwards and over variable lengths:
 * ``scan(projected, batch_sizes, state)``: ``step`` over a batch of sequences in the packed
   layout (``batch_sizes[t]`` rows of ``projected`` for step ``t``, sequences sorted by decreasing
   length), returning the outputs in the same layout and each sequence's final state. The base
-  class loops over ``step``; a cell may override it with a faster equivalent (``LSTMCell`` does,
-  and ``MinGRUCell`` runs a parallel scan).
+  class loops over ``step``; a cell may override it with a faster equivalent (``MinGRUCell``
+  runs a parallel scan).
 
 ``forward(input, hx=None)`` matches the ``torch.nn`` cell of the same name: batched ``(N, H_in)``
 or unbatched ``(H_in)`` input, a zero state when ``hx`` is None, and the same return values.
@@ -32,17 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqmodels.fused import (
-    ACTIVATIONS,
-    can_fuse,
-    final_rows,
-    gru_scan,
-    linear_scan,
-    lstm_scan,
-    packed_rows,
-    padded,
-    rnn_scan,
-)
+from seqmodels.fused import ACTIVATIONS, linear_scan, packed_rows, padded
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -109,7 +99,7 @@ class RecurrentCell(nn.Module):
     ) -> tuple[Tensor, State]:
         """:meth:`scan` with recurrent dropout: :meth:`step` reads the previous output state
         ``h`` times ``mask`` ``(N, H_out)``, one row per sequence, reused at every step
-        (:func:`masked_step`). Here the step loop; a cell may fuse it, as :class:`LSTMCell` does.
+        (:func:`masked_step`). Here the step loop; a cell may override it with an equivalent.
         """
         step = functools.partial(masked_step, self.step, mask)
         return step_scan(step, projected, batch_sizes, state)
@@ -210,23 +200,19 @@ def masked_step(
     return step(projected, state * mask[: state.size(0)], *weights)
 
 
-def fusable(projected: Tensor, mask: Tensor | None, *tensors: Tensor | None) -> bool:
-    """Whether a built-in cell's fused scan may serve the call: :func:`~seqmodels.fused.can_fuse`,
-    and a recurrent-dropout ``mask`` in the computing dtype (under autocast it keeps the input's,
-    and the masked step loop serves)."""
-    if mask is not None and mask.dtype != projected.dtype:
-        return False
-    return can_fuse(projected, mask, *tensors)
-
-
 class ShapeError(ValueError, RuntimeError):
     """A tensor of the wrong shape: a ``RuntimeError`` as ``torch.nn`` raises it, and a
     ``ValueError`` (a bad argument value)."""
 
 
-class DtypeError(TypeError, ValueError):
+class DtypeError(TypeError, ValueError, RuntimeError):
     """An input whose dtype differs from the parameters': a ``ValueError`` as ``torch.nn``'s
-    layers raise it, and a ``TypeError``."""
+    layers raise it, a ``RuntimeError`` as its cells do, and a ``TypeError``."""
+
+
+class DeviceError(ValueError, RuntimeError):
+    """An input on another device than the parameters: a ``RuntimeError`` as ``torch.nn``
+    raises it, and a ``ValueError``."""
 
 
 def check_cell_state(
@@ -308,7 +294,7 @@ def check_matches_parameters(owner: nn.Module, tensor: Tensor, what: str) -> Non
             f"model.to({tensor.dtype})"
         )
     if tensor.device != weight.device:
-        raise ValueError(
+        raise DeviceError(
             f"{name}: {what} is on device {tensor.device} but the parameters are on {weight.device}"
         )
 
@@ -318,17 +304,15 @@ def autocast_enabled(device_type: str) -> bool:
     return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
-def check_sizes(input_size: int, hidden_size: int, bias: bool = True) -> None:
+def check_sizes(input_size: int, hidden_size: int) -> None:
     """A cell's argument checks with ``torch.nn``'s exception types: integer sizes (a
-    TypeError otherwise; zero is allowed, as ``torch.nn``'s cells allow it) and a bool
-    ``bias``."""
+    TypeError otherwise; zero is allowed, as ``torch.nn``'s cells allow it). Like ``torch.nn``'s
+    cells, a cell takes ``bias`` by its truth value (the layers check its type)."""
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
         if value < 0:
             raise ValueError(f"{arg} must be a non-negative integer, got {value}")
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
 
 
 def lstm_step(
@@ -369,40 +353,7 @@ def rnn_step(projected: Tensor, state: Tensor, weight_hh: Tensor, nonlinearity: 
     return ACTIVATIONS[nonlinearity](torch.addmm(projected, state, weight_hh.t()))
 
 
-class FusedScanCell(RecurrentCell):
-    """Base of the cells with a hand-written scan in :mod:`seqmodels.fused` (RNN, GRU, LSTM and
-    the layer-norm GRU).
-
-    :meth:`scan` and :meth:`masked_scan` both go through :meth:`_fused_scan`, which runs the
-    whole sequence in the fused scan (same values as the step loop) and hands the call to the
-    step loop (:meth:`_step_loop`) where :func:`fusable` says no, and for subclasses that change
-    :meth:`step`.
-    """
-
-    def scan(self, projected: Tensor, batch_sizes: list[int], state: State) -> tuple[Tensor, State]:
-        return self._fused_scan(projected, batch_sizes, state, None)
-
-    def masked_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor
-    ) -> tuple[Tensor, State]:
-        return self._fused_scan(projected, batch_sizes, state, mask)
-
-    def _fused_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor | None
-    ) -> tuple[Tensor, State]:
-        raise NotImplementedError
-
-    def _step_loop(
-        self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor | None
-    ) -> tuple[Tensor, State]:
-        """The step loop of :meth:`RecurrentCell.scan`, or with a ``mask`` of
-        :meth:`RecurrentCell.masked_scan`."""
-        if mask is None:
-            return super().scan(projected, batch_sizes, state)
-        return super().masked_scan(projected, batch_sizes, state, mask)
-
-
-class RNNCell(FusedScanCell):
+class RNNCell(RecurrentCell):
     r"""An Elman RNN cell with tanh, ReLU, sigmoid or leaky-ReLU non-linearity.
 
     .. math::
@@ -439,7 +390,7 @@ class RNNCell(FusedScanCell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size, bias)
+        check_sizes(input_size, hidden_size)
         if nonlinearity not in ACTIVATIONS:
             raise ValueError(
                 f"nonlinearity must be one of {', '.join(map(repr, ACTIVATIONS))}, "
@@ -459,23 +410,11 @@ class RNNCell(FusedScanCell):
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         return rnn_step(projected, state, self.weight_hh, self.nonlinearity)
 
-    def _fused_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
-        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
-        if type(self).step is not RNNCell.step or not fusable(projected, mask, state, weight_hh):
-            return self._step_loop(projected, batch_sizes, state, mask)
-        step = functools.partial(rnn_step, nonlinearity=self.nonlinearity)
-        if mask is not None:
-            step = functools.partial(masked_step, step, mask)
-        outputs = rnn_scan(projected, state, weight_hh, self.nonlinearity, batch_sizes, step, mask)
-        return outputs, final_rows(outputs, batch_sizes)
-
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
 
 
-class LSTMCell(FusedScanCell):
+class LSTMCell(RecurrentCell):
     r"""A long short-term memory cell, with an optional projection of the hidden state.
 
     .. math::
@@ -526,7 +465,7 @@ class LSTMCell(FusedScanCell):
         proj_size: int = 0,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size, bias)
+        check_sizes(input_size, hidden_size)
         if not isinstance(proj_size, int) or isinstance(proj_size, bool):
             raise TypeError(f"proj_size should be of type int, got: {type(proj_size).__name__}")
         if proj_size < 0:
@@ -534,7 +473,7 @@ class LSTMCell(FusedScanCell):
                 "proj_size should be a positive integer or zero to disable projections, got "
                 f"{proj_size}"
             )
-        if proj_size >= hidden_size:
+        if proj_size and proj_size >= hidden_size:
             raise ValueError(
                 f"proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
                 f">= hidden_size={hidden_size}"
@@ -561,30 +500,12 @@ class LSTMCell(FusedScanCell):
             h = h @ self.weight_hr.t()
         return h, c
 
-    def _fused_scan(
-        self,
-        projected: Tensor,
-        batch_sizes: list[int],
-        state: tuple[Tensor, Tensor],
-        mask: Tensor | None,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        weight_hh = self.weight_hh.to(projected.dtype)  # the autocast dtype under autocast
-        if (
-            self.proj_size
-            or type(self).step is not LSTMCell.step
-            or not fusable(projected, mask, *state, weight_hh)
-        ):
-            return self._step_loop(projected, batch_sizes, state, mask)
-        step = lstm_step if mask is None else functools.partial(masked_step, lstm_step, mask)
-        outputs, c_n = lstm_scan(projected, *state, weight_hh, batch_sizes, step, mask)
-        return outputs, (final_rows(outputs, batch_sizes), c_n)
-
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""
         return f"{super().extra_repr()}, bias={self.bias}{proj}"
 
 
-class GRUCell(FusedScanCell):
+class GRUCell(RecurrentCell):
     r"""A gated recurrent unit cell, with the reset gate applied after the hidden matmul.
 
     .. math::
@@ -626,7 +547,7 @@ class GRUCell(FusedScanCell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size, bias)
+        check_sizes(input_size, hidden_size)
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_sizes = (hidden_size,)
@@ -639,20 +560,6 @@ class GRUCell(FusedScanCell):
 
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         return gru_step(projected, state, self.weight_hh, self.bias_hh)
-
-    def _fused_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
-        dtype = projected.dtype  # the autocast dtype under autocast
-        weight_hh = self.weight_hh.to(dtype)
-        bias_hh = None if self.bias_hh is None else self.bias_hh.to(dtype)
-        if type(self).step is not GRUCell.step or not fusable(
-            projected, mask, state, weight_hh, bias_hh
-        ):
-            return self._step_loop(projected, batch_sizes, state, mask)
-        step = gru_step if mask is None else functools.partial(masked_step, gru_step, mask)
-        outputs = gru_scan(projected, state, weight_hh, bias_hh, batch_sizes, step, mask)
-        return outputs, final_rows(outputs, batch_sizes)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.bias}"
@@ -732,14 +639,12 @@ class LayerNormLSTMCell(RecurrentCell):
         return h, c
 
 
-class LayerNormGRUCell(FusedScanCell):
+class LayerNormGRUCell(RecurrentCell):
     r"""A GRU cell with layer normalisation on the input and hidden contributions to the gates.
 
     haste's ``LayerNormGRU``: the input and hidden projections are normalised separately, the
     layer-norm shifts take the place of the biases, and the reset gate is applied after the hidden
-    matmul as in :class:`GRUCell`. Layers of it run the GRU's fused scan with the hidden layer
-    norm inside (:func:`~seqmodels.fused.gru_scan`; the step loop under autocast, for a subclass
-    that changes :meth:`step`, and wherever :func:`fusable` says no).
+    matmul as in :class:`GRUCell`.
 
     .. math::
         \begin{array}{ll}
@@ -793,25 +698,6 @@ class LayerNormGRUCell(FusedScanCell):
     def step(self, projected: Tensor, state: Tensor) -> Tensor:
         norm = self.layernorm_h
         return gru_step(projected, state, self.weight_hh, None, norm.weight, norm.bias, norm.eps)
-
-    def _fused_scan(
-        self, projected: Tensor, batch_sizes: list[int], state: Tensor, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
-        norm = self.layernorm_h
-        if (
-            type(self).step is not LayerNormGRUCell.step
-            or autocast_enabled(projected.device.type)  # the layer norms' dtypes: step loop
-            or not fusable(projected, mask, state, self.weight_hh, norm.weight, norm.bias)
-        ):
-            return self._step_loop(projected, batch_sizes, state, mask)
-        step = functools.partial(gru_step, eps=norm.eps)
-        if mask is not None:
-            step = functools.partial(masked_step, step, mask)
-        layer_norm = (norm.weight, norm.bias, norm.eps)
-        outputs = gru_scan(
-            projected, state, self.weight_hh, None, batch_sizes, step, mask, layer_norm
-        )
-        return outputs, final_rows(outputs, batch_sizes)
 
 
 def _reset_layer_norm_cell(cell: RecurrentCell) -> None:

@@ -168,6 +168,9 @@ class Recurrent(nn.Module):
         check_layer_arguments(
             input_size, hidden_size, num_layers, batch_first, bidirectional, dropout
         )
+        if not isinstance(cell_kwargs.get("bias", True), bool):
+            bias = cell_kwargs["bias"]
+            raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -321,10 +324,11 @@ class Recurrent(nn.Module):
     def runs_fused(self) -> bool:
         """Whether a forward now runs the fused kernel: :attr:`fast_path`, except that under
         ``torch.compile`` ``impl="auto"`` traces the cells (inductor does not lower the fused
-        kernel)."""
+        kernel; ``torch.export`` and the ONNX exporter keep it, as for ``torch.nn``)."""
         if self._cells_reason(self.training) is not None:
             return False
-        return self.impl == "fused" or not torch.compiler.is_compiling()
+        compiling = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+        return self.impl == "fused" or not compiling
 
     def _check_lengths(self, input: object, lengths: object) -> Tensor:
         name = type(self).__name__
@@ -479,7 +483,7 @@ class Recurrent(nn.Module):
         else:
             steps, batch_size = data.shape[:2]
             batch_sizes = [batch_size] * steps
-            data = data.reshape(steps * batch_size, -1)  # (L * N, H_in), the packed layout
+            data = data.reshape(steps * batch_size, data.size(-1))  # (L * N, H_in), packed layout
         state = self._initial_state(hx, batch_size, data, unbatched, dtype)
         if packed is not None and packed.sorted_indices is not None:
             state = [tuple(s.index_select(0, packed.sorted_indices) for s in st) for st in state]
@@ -504,7 +508,7 @@ class Recurrent(nn.Module):
             # padded input with lengths: padded back in the caller's layout, contiguous
             padded, _ = pad_packed_sequence(output, self.batch_first, total_length=input.size(0))
             return padded, h_n
-        output = data.view(input.size(0), batch_size, -1)  # (L, N, D * H_out)
+        output = data.view(input.size(0), batch_size, data.size(-1))  # (L, N, D * H_out)
         if unbatched:
             output = output.squeeze(1)
         elif self.batch_first:
@@ -604,17 +608,25 @@ class Recurrent(nn.Module):
         return [tuple(part[index] for part in zeros) for index in range(count)]
 
     def extra_repr(self) -> str:
-        cell = type(self.cells[0]).__name__
-        text = f"{cell}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        for attr, default in (
+        """``torch.nn``'s repr of the layer (the cell's name first for :class:`Recurrent`),
+        then the options ``torch.nn`` lacks where they are not their defaults."""
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.mode is None:
+            text = f"{type(self.cells[0]).__name__}, {text}"
+        options = (
+            ("proj_size", 0),
+            ("num_layers", 1),
+            ("bias", True),
             ("batch_first", False),
             ("dropout", 0.0),
             ("bidirectional", False),
             *((option, 0.0) for option in REGULARISERS),
             ("residual", False),
-        ):
-            if getattr(self, attr) != default:
-                text += f", {attr}={getattr(self, attr)}"
+            ("impl", "auto"),
+        )
+        for attr, default in options:
+            if getattr(self, attr, default) != default:
+                text += f", {attr}={getattr(self, attr)!r}"
         return text
 
 

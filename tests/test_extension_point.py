@@ -1,15 +1,11 @@
 """Cells torch has no twin for: gradcheck, and layers/lengths/bidirectional for free."""
 
-import functools
-
 import pytest
 import torch
 from torch import Tensor, nn
 
 import seqmodels
 from seqmodels import LayerNormGRUCell, LayerNormLSTMCell, Recurrent, RecurrentCell
-from seqmodels.cells import gru_step, lstm_step, rnn_step
-from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 
 
 class MinimalGatedCell(RecurrentCell):
@@ -152,112 +148,11 @@ def test_layer_norm_lstm_can_leave_the_cell_state_unnormalised():
     torch.testing.assert_close(h, torch.sigmoid(o) * torch.tanh(c))
 
 
-@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
-def test_fused_lstm_scan_passes_gradcheck_and_gradgradcheck(batch_sizes):
-    generator = torch.Generator().manual_seed(0)
-    shapes = ((sum(batch_sizes), 16), (batch_sizes[0], 4), (batch_sizes[0], 4), (16, 4))
-    inputs = [
-        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in shapes
-    ]
-    scan = lambda *x: LSTMScan.apply(*x, batch_sizes, lstm_step, None)  # noqa: E731
-    assert torch.autograd.gradcheck(scan, inputs)
-    assert torch.autograd.gradgradcheck(scan, inputs)
-
-
-@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
-@pytest.mark.parametrize("bias", [True, False])
-def test_fused_gru_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, bias):
-    generator = torch.Generator().manual_seed(0)
-    shapes = ((sum(batch_sizes), 12), (batch_sizes[0], 4), (12, 4), (12,))
-    inputs = [
-        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in shapes
-    ]
-    if not bias:
-        inputs[-1] = None
-    scan = lambda *x: GRUScan.apply(*x, None, None, 0.0, batch_sizes, gru_step, None)  # noqa: E731
-    assert torch.autograd.gradcheck(scan, inputs)
-    assert torch.autograd.gradgradcheck(scan, inputs)
-
-
-@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
-def test_fused_layer_norm_gru_scan_passes_gradcheck_and_gradgradcheck(batch_sizes):
-    generator = torch.Generator().manual_seed(0)
-    shapes = ((sum(batch_sizes), 12), (batch_sizes[0], 4), (12, 4), (12,), (12,))
-    projected, h0, weight_hh, norm_weight, norm_bias = (
-        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in shapes
-    )
-    step = functools.partial(gru_step, eps=1e-5)
-
-    def scan(*x: Tensor) -> Tensor:
-        projected, h0, weight_hh, norm_weight, norm_bias = x
-        weights = (weight_hh, None, norm_weight, norm_bias)
-        return GRUScan.apply(projected, h0, *weights, 1e-5, batch_sizes, step, None)
-
-    inputs = (projected, h0, weight_hh, norm_weight, norm_bias)
-    assert torch.autograd.gradcheck(scan, inputs)
-    assert torch.autograd.gradgradcheck(scan, inputs)
-
-
-class SteppedLayerNormGRUCell(LayerNormGRUCell):
-    """The same cell with a step of its own: its layers run the step loop, never the scan."""
-
-    def step(self, projected: Tensor, state: Tensor) -> Tensor:
-        return LayerNormGRUCell.step(self, projected, state)
-
-
-def test_layer_norm_gru_layer_runs_the_fused_scan_with_the_step_loops_values(monkeypatch):
-    calls, apply = [], GRUScan.apply
-    monkeypatch.setattr(GRUScan, "apply", lambda *args: calls.append(args) or apply(*args))
-    torch.manual_seed(0)
-    fused = Recurrent(LayerNormGRUCell, 3, 5, num_layers=2, bidirectional=True)
-    for parameter in fused.parameters():  # layer norms away from their (1, 0) start
-        parameter.data.uniform_(-1, 1)
-    twin = Recurrent(SteppedLayerNormGRUCell, 3, 5, num_layers=2, bidirectional=True)
-    twin.load_state_dict(fused.state_dict())
-    x = torch.randn(6, 4, 3, requires_grad=True)
-    h0 = torch.randn(4, 4, 5, requires_grad=True)
-    lengths = torch.tensor([6, 3, 5, 1])
-    results = []
-    for layer in (fused, twin):
-        output, final = layer(x, h0, lengths=lengths)
-        loss = output.pow(2).sum() + final.pow(2).sum()
-        grads = torch.autograd.grad(loss, (x, h0, *layer.parameters()))
-        results.append((output, final, *grads))
-    assert len(calls) == 4  # layers x directions, all fused
-    for ours, reference in zip(*results, strict=True):
-        torch.testing.assert_close(ours, reference)
-    with torch.no_grad():  # the forward loop alone
-        torch.testing.assert_close(fused(x, h0, lengths=lengths)[0], results[1][0])
-    with torch.autocast("cpu", dtype=torch.bfloat16):  # the layer norms' dtypes: step loop
-        ours, reference = fused(x, h0)[0], twin(x, h0)[0]
-    assert len(calls) == 4
-    assert torch.equal(ours, reference)
-
-
-@pytest.mark.parametrize("batch_sizes", [[3, 3, 2, 1], [2, 2, 2]])
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "leaky_relu"])
-def test_fused_rnn_scan_passes_gradcheck_and_gradgradcheck(batch_sizes, nonlinearity):
-    generator = torch.Generator().manual_seed(0)
-    shapes = ((sum(batch_sizes), 4), (batch_sizes[0], 4), (4, 4))
-    inputs = [
-        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in shapes
-    ]
-    step = functools.partial(rnn_step, nonlinearity=nonlinearity)
-    scan = lambda *x: RNNScan.apply(*x, nonlinearity, batch_sizes, step, None)  # noqa: E731
-    assert torch.autograd.gradcheck(scan, inputs)
-    if nonlinearity in ("tanh", "sigmoid"):  # smooth: second derivatives by finite differences
-        assert torch.autograd.gradgradcheck(scan, inputs)
-
-
 @pytest.mark.parametrize(
     ("base", "layer_class"),
     [(seqmodels.LSTMCell, seqmodels.LSTM), (seqmodels.GRUCell, seqmodels.GRU)],
 )
-def test_a_subclass_that_changes_step_is_stepped_not_fused(base, layer_class):
+def test_a_subclass_that_changes_step_runs_its_step(base, layer_class):
     class HalvedOutputCell(base):
         def step(self, projected, state):
             new = super().step(projected, state)
@@ -314,7 +209,7 @@ def test_the_registry_is_where_cells_are_named():
         assert isinstance(layer.cells[0], spec.cell)
         _, state = layer(torch.randn(2, 5, 3))
         assert len(state if isinstance(state, tuple) else (state,)) == spec.num_states, name
-        assert spec.fused == (spec.cell.scan is not RecurrentCell.scan), name  # a scan of its own
+        assert spec.fused == layer.fast_path, name  # torch's fused kernel serves it
     listed = " | ".join(CELL_TYPES)
     for config in resources.files("seqmodels.conf").joinpath("model").iterdir():
         cell_lines = [line for line in config.read_text().splitlines() if line.startswith("cell:")]

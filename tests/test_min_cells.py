@@ -208,3 +208,23 @@ def test_minimal_cell_checks_its_sizes():
     with pytest.raises(ValueError, match="hidden_size must be a non-negative integer, got -1"):
         MinGRUCell(2, -1)
     assert isinstance(MinLSTMCell(2, 3).weight_ih, nn.Parameter)
+
+
+def test_the_transform_query_sees_each_torch_func_transform_and_forward_ad():
+    """seqmodels.fused.under_functorch_transform wraps torch's private queries: this pins them."""
+    from seqmodels.fused import under_functorch_transform
+
+    seen = []
+
+    def probe(x):
+        seen.append(under_functorch_transform())
+        return x.sin().sum()
+
+    x = torch.randn(3)
+    probe(x)
+    torch.func.vmap(probe)(x.unsqueeze(1))
+    torch.func.grad(probe)(x)
+    torch.func.jvp(probe, (x,), (torch.ones(3),))
+    with torch.autograd.forward_ad.dual_level():
+        seen.append(under_functorch_transform())
+    assert seen == [False, True, True, True, True]

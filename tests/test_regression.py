@@ -14,9 +14,7 @@ from seqmodels.train import CONFIG_PACKAGE, train
 REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8, "seq_len": 5}
 
 
-CELLS_AND_IMPLS = [
-    (cell, impl) for cell in ("rnn", "lstm", "gru") for impl in ("auto", "torch")
-]
+CELLS_AND_IMPLS = [(cell, impl) for cell in ("rnn", "lstm", "gru") for impl in ("auto", "torch")]
 
 
 @pytest.mark.parametrize("cell, impl", [*CELLS_AND_IMPLS, ("layernorm_lstm", "auto")])

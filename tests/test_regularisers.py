@@ -9,16 +9,11 @@ from seqmodels import (
     GRU,
     LSTM,
     RNN,
-    GRUCell,
-    LayerNormGRUCell,
     LayerNormLSTMCell,
-    LSTMCell,
     Recurrent,
     RecurrentCell,
-    RNNCell,
     build_recurrent,
 )
-from seqmodels.fused import GRUScan, LSTMScan, RNNScan
 from seqmodels.models import CharLM
 from seqmodels.recurrent import REGULARISERS
 
@@ -158,93 +153,6 @@ def test_gradcheck_with_all_regularisers_and_a_fixed_mask(cell):
             return torch.func.functional_call(layer, weights, (x,), {"lengths": lengths})[0]
 
     assert torch.autograd.gradcheck(run, (x, weight.detach().clone().requires_grad_()))
-
-
-FUSED_SCANS = {
-    RNNCell: RNNScan,
-    GRUCell: GRUScan,
-    LSTMCell: LSTMScan,
-    LayerNormGRUCell: GRUScan,
-}
-
-
-def stepped(cell_class: type[RecurrentCell]) -> type[RecurrentCell]:
-    """``cell_class`` with a step of its own: a layer of it runs the step loop, never a scan."""
-
-    def step(self: RecurrentCell, projected: Tensor, state: Tensor) -> Tensor:
-        return cell_class.step(self, projected, state)
-
-    return type(f"Stepped{cell_class.__name__}", (cell_class,), {"step": step})
-
-
-def fused_and_stepped(cell_class: type[RecurrentCell], **options: float):
-    """A 2-layer bidirectional layer of ``cell_class`` and its step-loop twin, same weights."""
-    fused = Recurrent(cell_class, 3, 5, num_layers=2, bidirectional=True, **options)
-    twin = Recurrent(stepped(cell_class), 3, 5, num_layers=2, bidirectional=True, **options)
-    twin.load_state_dict(fused.state_dict())
-    return fused, twin
-
-
-@pytest.mark.parametrize("cell_class", list(FUSED_SCANS))
-def test_recurrent_dropout_runs_in_the_fused_scans_with_the_step_loops_values(
-    cell_class, monkeypatch
-):
-    scan = FUSED_SCANS[cell_class]
-    masks, apply = [], scan.apply
-    monkeypatch.setattr(scan, "apply", lambda *args: masks.append(args[-1]) or apply(*args))
-    torch.manual_seed(0)
-    fused, twin = fused_and_stepped(cell_class, recurrent_dropout=0.4)
-    x = torch.randn(6, 4, 3, requires_grad=True)
-    states = [torch.randn(4, 4, 5, requires_grad=True) for _ in fused.cells[0].state_sizes]
-    hx = tuple(states) if len(states) > 1 else states[0]
-    lengths = torch.tensor([6, 3, 5, 1])
-    results = []
-    for layer in (fused, twin):
-        torch.manual_seed(1)  # the same masks
-        output, final = layer(x, hx, lengths=lengths)
-        finals = final if isinstance(final, tuple) else (final,)
-        loss = output.pow(2).sum() + sum(part.pow(2).sum() for part in finals)
-        grads = torch.autograd.grad(loss, (x, *states, *layer.parameters()))
-        results.append((output, *finals, *grads))
-    assert len(masks) == 4 and all(mask is not None for mask in masks)  # layers x directions
-    for ours, reference in zip(*results, strict=True):  # float32 sums in another order:
-        scale = reference.abs().max().item()  # rounding relative to the tensor's largest value
-        torch.testing.assert_close(ours, reference, rtol=1.3e-6, atol=2e-6 * scale)
-    fused.eval()
-    assert not torch.allclose(results[0][0], fused(x, hx, lengths=lengths)[0])
-
-
-def test_lstm_recurrent_dropout_under_autocast_equals_the_step_loop():
-    torch.manual_seed(0)
-    fused, twin = fused_and_stepped(LSTMCell, recurrent_dropout=0.4)
-    x = torch.randn(6, 4, 3)
-    outputs = []
-    for layer in (fused, twin):
-        torch.manual_seed(1)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            outputs.append(layer(x)[0])
-    assert outputs[0].dtype == torch.bfloat16
-    assert torch.equal(*outputs)
-
-
-@pytest.mark.parametrize("cell_class", list(FUSED_SCANS))
-def test_gradcheck_and_double_backward_of_fused_recurrent_dropout(cell_class):
-    torch.manual_seed(0)
-    fused, twin = (layer.double() for layer in fused_and_stepped(cell_class, recurrent_dropout=0.5))
-    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
-    lengths = torch.tensor([5, 3])
-
-    def run(layer: Recurrent, x: Tensor) -> Tensor:
-        with torch.random.fork_rng():
-            torch.manual_seed(3)  # the same masks at every call
-            return layer(x, lengths=lengths)[0]
-
-    assert torch.autograd.gradcheck(lambda x: run(fused, x), (x,))
-    second = []
-    for layer in (fused, twin):
-        (grad_x,) = torch.autograd.grad(run(layer, x).tanh().sum(), x, create_graph=True)
-        second.append(torch.autograd.grad(grad_x.pow(2).sum(), layer.cells[0].weight_hh))
-    torch.testing.assert_close(*second)
 
 
 def test_regularisers_reach_user_cells_and_the_bidirectional_wrapper():
