@@ -107,7 +107,7 @@ def test_a_preset_trains_on_the_gpu_in_mixed_precision(precision, tmp_path):
     overrides = [
         "experiment=sine", "trainer=gpu", f"trainer.precision={precision}",
         "trainer.max_epochs=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2",
-        "trainer.enable_progress_bar=false", f"paths.output_dir={tmp_path}",
+        f"paths.output_dir={tmp_path}",
     ]  # fmt: skip
     with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
