@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqmodels.fused import ACTIVATIONS, linear_scan, packed_rows, padded
+from seqmodels.registry import register_cell
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -60,6 +61,8 @@ class RecurrentCell(nn.Module):
     input_size: int
     hidden_size: int
     state_sizes: tuple[int, ...]
+    #: how many state tensors the cell carries (``len(state_sizes)``: 2 for an LSTM's ``(h, c)``)
+    num_states: int = 1
     #: where a layer of this cell computes in full precision under autocast, as its
     #: ``torch.nn`` twin does: device types (``"cpu"``: ``torch.nn.GRU``), or ``"cpu:packed"``
     #: for packed input only (``torch.nn.LSTM``); elsewhere it computes in the autocast dtype
@@ -454,6 +457,7 @@ class LSTMCell(RecurrentCell):
     """
 
     autocast_full_precision = ("cpu:packed",)  # torch.nn.LSTM's packed path is not autocast
+    num_states = 2
 
     def __init__(
         self,
@@ -565,6 +569,7 @@ class GRUCell(RecurrentCell):
         return f"{super().extra_repr()}, bias={self.bias}"
 
 
+@register_cell("layernorm_lstm")
 class LayerNormLSTMCell(RecurrentCell):
     r"""An LSTM cell with layer normalisation on the gate pre-activations and the cell state.
 
@@ -601,6 +606,8 @@ class LayerNormLSTMCell(RecurrentCell):
         >>> output.shape, h.shape
         (torch.Size([5, 3, 40]), torch.Size([4, 3, 20]))
     """
+
+    num_states = 2
 
     def __init__(
         self,
@@ -639,6 +646,7 @@ class LayerNormLSTMCell(RecurrentCell):
         return h, c
 
 
+@register_cell("layernorm_gru")
 class LayerNormGRUCell(RecurrentCell):
     r"""A GRU cell with layer normalisation on the input and hidden contributions to the gates.
 
@@ -780,6 +788,12 @@ class MinimalCell(RecurrentCell):
         return f"{super().extra_repr()}, bias={self.bias}, norm={self.norm}"
 
 
+# minGRU / minLSTM come in the paper's block: pre-norm before the input projection and residual
+# connections between layers (without them, stacked minimal cells train poorly)
+_MINIMAL_BLOCK = {"norm": True, "residual": True}
+
+
+@register_cell("mingru", arguments=_MINIMAL_BLOCK)
 class MinGRUCell(MinimalCell):
     r"""minGRU (Feng et al., 2024, "Were RNNs All We Needed?"): a GRU whose gate and candidate
     read the input only.
@@ -825,6 +839,7 @@ class MinGRUCell(MinimalCell):
         return 1 - z, z * candidate
 
 
+@register_cell("minlstm", arguments=_MINIMAL_BLOCK)
 class MinLSTMCell(MinimalCell):
     r"""minLSTM (Feng et al., 2024): an LSTM whose gates read the input only, with the forget
     and input gates normalised to sum to one and no output gate or separate cell state.

@@ -65,6 +65,7 @@ from seqmodels.cells import (
 )
 from seqmodels.fused import sequence_lengths
 from seqmodels.kernels import fused_rnn
+from seqmodels.registry import register_cell
 
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU", "REGULARISERS", "IMPLS"]
 
@@ -990,6 +991,15 @@ class GRU(Recurrent):
             impl=impl,
         )  # fmt: skip
         self.bias, self.proj_size = bias, 0
+
+
+# the built-in cells, registered with their torch.nn-compatible layers
+register_cell("rnn", layer=RNN, torch_layer=nn.RNN, arguments={"nonlinearity": "tanh"})(RNNCell)
+register_cell("rnn_relu", layer=RNN, torch_layer=nn.RNN, arguments={"nonlinearity": "relu"})(
+    RNNCell
+)
+register_cell("lstm", layer=LSTM, torch_layer=nn.LSTM)(LSTMCell)
+register_cell("gru", layer=GRU, torch_layer=nn.GRU)(GRUCell)
 
 
 def check_no_projection(proj_size: object, layer: str) -> None:

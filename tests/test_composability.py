@@ -5,6 +5,7 @@ tracing, torch.func and checkpointing. torch.nn on the same weights is the oracl
 import copy
 import io
 import pickle
+import sys
 
 import pytest
 import torch
@@ -15,6 +16,16 @@ import seqmodels
 from seqmodels import Bidirectional, LayerNormLSTMCell, Recurrent, RecurrentCell
 
 T, N, H_IN, H = 5, 3, 4, 6
+IMPL = "auto"  # set for each test by the fixture below
+
+
+@pytest.fixture(autouse=True, params=["auto", "cells"])
+def impl(request, monkeypatch):
+    """Every check runs on torch's fused kernel and on the readable cells."""
+    monkeypatch.setattr(sys.modules[__name__], "IMPL", request.param)
+    return request.param
+
+
 TORCH_TWINS = {
     "rnn": (seqmodels.RNN, nn.RNN),
     "lstm": (seqmodels.LSTM, nn.LSTM),
@@ -29,7 +40,7 @@ def pair(kind, num_layers=1, bidirectional=False, merge=None, dtype=torch.float3
     torch.manual_seed(0)
     ours_class, torch_class = TORCH_TWINS[kind]
     kwargs = dict(kwargs)
-    impl = kwargs.pop("impl", "auto")
+    impl = kwargs.pop("impl", IMPL)
     if merge is not None:
         ours = Bidirectional(
             ours_class(H_IN, H, num_layers, dtype=dtype, impl=impl, **kwargs), merge
@@ -105,9 +116,8 @@ def test_the_layer_holds_the_cells_tensors_and_buffers_follow_conversions_and_st
     assert layer.cells[3].scale.dtype == torch.float64
 
 
-@pytest.mark.parametrize("impl", ["auto", "cells"])
-def test_parameters_are_torch_named_and_a_replaced_one_is_what_the_forward_reads(impl):
-    ours, reference = pair("lstm", num_layers=2, bidirectional=True, impl=impl)
+def test_parameters_are_torch_named_and_a_replaced_one_is_what_the_forward_reads():
+    ours, reference = pair("lstm", num_layers=2, bidirectional=True)
     assert [name for name, _ in ours.named_parameters()] == [
         name for name, _ in reference.named_parameters()
     ]

@@ -24,7 +24,7 @@ class CharLM(nn.Module):
     Args:
         vocab_size: number of token ids (characters).
         embedding_dim: size of the learned embedding; None feeds one-hot vectors instead.
-        cell: a name of :data:`seqmodels.build.CELLS` (``"lstm"``, ``"mingru"``, ...).
+        cell: a cell for :func:`seqmodels.build_recurrent` (``"lstm"``, ``"mingru"``, ...).
         hidden_size: hidden size of each recurrent layer.
         num_layers: number of stacked recurrent layers.
         dropout: dropout on the embeddings, between recurrent layers and before the output layer.

@@ -30,7 +30,7 @@ class SequenceClassifier(nn.Module):
         num_classes: number of classes.
         embedding_dim: size of the learned token embedding; None feeds one-hot vectors of size
             ``vocab_size`` instead (the classic from-scratch RNN).
-        cell: a name of :data:`seqmodels.build.CELLS` (``"lstm"``, ``"gru"``, ...).
+        cell: a cell for :func:`seqmodels.build_recurrent` (``"lstm"``, ``"gru"``, ...).
         hidden_size: hidden size of each recurrent layer.
         num_layers: number of stacked recurrent layers.
         dropout: dropout on the embeddings, between recurrent layers and before the head.

@@ -29,7 +29,7 @@ class SequenceRegressor(WindowForecaster):
         input_size: features per time step (1 for a univariate series; the target comes first).
         output_size: values predicted per window (the data's ``horizon``).
         seq_len: window length, checked when given (RNNs read any length).
-        cell: a name of :data:`seqmodels.build.CELLS` (``"lstm"``, ``"gru"``, ...).
+        cell: a cell for :func:`seqmodels.build_recurrent` (``"lstm"``, ``"gru"``, ...).
         hidden_size: features of the recurrent state.
         num_layers: stacked recurrent layers.
         dropout: dropout between recurrent layers.

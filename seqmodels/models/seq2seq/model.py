@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from seqmodels.build import CELLS, build_recurrent, recurrent_output_size
+from seqmodels.build import build_recurrent, recurrent_output_size
 from seqmodels.cells import State
 from seqmodels.models.heads import (
     dropout_between_layers,
@@ -25,6 +25,7 @@ from seqmodels.models.heads import (
 from seqmodels.models.seq2seq import decoding
 from seqmodels.models.seq2seq.attention import ATTENTIONS, Attention, Memory
 from seqmodels.models.seq2seq.decoding import Generation
+from seqmodels.registry import resolve_cell
 
 __all__ = ["Bridge", "Decoder", "DecoderState", "Encoder", "Seq2Seq"]
 
@@ -40,7 +41,7 @@ class Encoder(nn.Module):
         embedding_dim: embedding size ``E``.
         hidden_size: hidden size ``H`` of each direction.
         num_layers: recurrent layers.
-        cell: a name of :data:`seqmodels.CELLS` (``"lstm"``, ``"gru"``, ...).
+        cell: a cell for :func:`seqmodels.build_recurrent` (``"lstm"``, ``"gru"``, ...).
         dropout: dropout on embeddings and between recurrent layers.
         bidirectional: run a backward layer too.
         merge: how a bidirectional layer merges both directions' outputs
@@ -134,7 +135,7 @@ class Decoder(nn.Module):
         hidden_size: recurrent hidden size ``H``.
         memory_size: encoder output size ``M`` (ignored without attention).
         num_layers: recurrent layers.
-        cell: a name of :data:`seqmodels.CELLS`.
+        cell: a cell for :func:`seqmodels.build_recurrent`.
         dropout: dropout on embeddings, between layers and before the output projection.
         attention: ``"none"``, ``"bahdanau"``, ``"luong_dot"`` or ``"luong_general"``.
         pad_id: padding id.
@@ -262,7 +263,7 @@ class Seq2Seq(nn.Module):
         embedding_dim: embedding size (encoder and decoder).
         hidden_size: recurrent hidden size (each encoder direction, and the decoder).
         num_layers: recurrent layers in encoder and decoder.
-        cell: a name of :data:`seqmodels.CELLS` (``"lstm"``, ``"gru"``, ...).
+        cell: a cell for :func:`seqmodels.build_recurrent` (``"lstm"``, ``"gru"``, ...).
         dropout: dropout probability.
         bidirectional: bidirectional encoder.
         merge: merge mode of a bidirectional encoder.
@@ -310,7 +311,7 @@ class Seq2Seq(nn.Module):
             src_vocab_size, embedding_dim, hidden_size, num_layers, cell, dropout,
             bidirectional, merge, pad_id, impl,
         )  # fmt: skip
-        num_states = CELLS[cell].num_states  # the encoder has checked the name
+        num_states = resolve_cell(cell).num_states  # the encoder has checked the name
         self.bridge = Bridge(hidden_size, hidden_size, num_states) if bidirectional else None
         self.decoder = Decoder(
             tgt_vocab_size, embedding_dim, hidden_size, self.encoder.output_size, num_layers,
