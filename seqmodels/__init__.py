@@ -23,11 +23,12 @@ from seqmodels.cells import (
 )
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
 
-# whole layers saved with torch.save(model) load with a plain torch.load (weights_only=True)
+# whole layers saved with torch.save(model) load with a plain torch.load (weights_only=True);
+# the layer-norm and minimal cells hold torch.nn.LayerNorm modules
 torch.serialization.add_safe_globals(
     [
         RNNCell, LSTMCell, GRUCell, LayerNormLSTMCell, LayerNormGRUCell, MinGRUCell, MinLSTMCell,
-        Recurrent, RNN, LSTM, GRU, Bidirectional,
+        Recurrent, RNN, LSTM, GRU, Bidirectional, torch.nn.LayerNorm,
     ]
 )  # fmt: skip
 

@@ -102,14 +102,13 @@ class LinearScan(torch.autograd.Function):
             grad = linear_recurrence(following.flip(0), grad_states.flip(0), zeros).flip(0)
             previous = torch.cat((h0.unsqueeze(0), states[:-1]))  # h_{t-1}
             return grad * previous, grad, grad[0] * gates[0]
-        grad = torch.empty_like(grad_states)
-        grad[-1] = grad_states[-1]
-        for t in range(grad.size(0) - 2, -1, -1):
-            torch.addcmul(grad_states[t], gates[t + 1], grad[t + 1], out=grad[t])
-        grad_gates = torch.empty_like(grad)  # grad * h_{t-1}, without concatenating h_0
-        torch.mul(grad[0], h0, out=grad_gates[0])
-        torch.mul(grad[1:], states[:-1], out=grad_gates[1:])
-        return grad_gates, grad, grad[0] * gates[0]
+        # out-of-place, so that batched gradients (vmap over this backward) work
+        grads = [grad_states[-1]]
+        for t in range(grad_states.size(0) - 2, -1, -1):
+            grads.append(torch.addcmul(grad_states[t], gates[t + 1], grads[-1]))
+        grad = torch.stack(grads[::-1])
+        previous = torch.cat((h0.unsqueeze(0), states[:-1]))  # h_{t-1}
+        return grad * previous, grad, grad[0] * gates[0]
 
 
 def linear_recurrence(gates: Tensor, inputs: Tensor, h0: Tensor) -> Tensor:
