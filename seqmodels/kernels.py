@@ -69,27 +69,13 @@ def fused_rnn(
     lstm = layer.mode == "LSTM"
     if bidirectional is None:
         bidirectional = layer.bidirectional
-    count = layer.num_layers * (2 if bidirectional else 1)
     packed = isinstance(input, PackedSequence)
     unbatched = not packed and input.dim() == 2
-    if packed:
-        data, batch_size = input.data, int(input.batch_sizes[0])
-    else:
-        data = input
-        if unbatched:  # a batch of one
-            input = input.unsqueeze(0 if layer.batch_first else 1)
-        batch_size = input.size(0 if layer.batch_first else 1)
-    if hx is None:
-        out_size = layer.proj_size or layer.hidden_size
-        zeros = data.new_zeros(count, batch_size, out_size)
-        hx = (zeros, data.new_zeros(count, batch_size, layer.hidden_size)) if lstm else zeros
-    elif unbatched:
-        hx = tuple(h.unsqueeze(1) for h in hx) if lstm else hx.unsqueeze(1)
-    elif packed and input.sorted_indices is not None:  # states in the packed (sorted) order
-        hx = _reorder(hx, input.sorted_indices)
+    if unbatched:  # a batch of one
+        input = input.unsqueeze(0 if layer.batch_first else 1)
+    hx = _initial_state(layer, input, hx, unbatched, layer.num_layers * (1 + bidirectional))
     kernel = KERNELS[layer.mode]
-    train = layer.training
-    options = (layer.bias, layer.num_layers, layer.dropout, train, bidirectional)
+    options = (layer.bias, layer.num_layers, layer.dropout, layer.training, bidirectional)
     state = list(hx) if lstm else hx
     if packed:
         result = kernel(input.data, input.batch_sizes, state, weights, *options)
@@ -97,18 +83,36 @@ def fused_rnn(
         result = kernel(input, state, weights, *options, layer.batch_first)
     output, h_n = result[0], (tuple(result[1:]) if lstm else result[1])
     if packed:
-        output = PackedSequence(
-            output, input.batch_sizes, input.sorted_indices, input.unsorted_indices
-        )
+        output = input._replace(data=output)
         if input.unsorted_indices is not None:
-            order = input.unsorted_indices
-            h_n = (
-                tuple(h.index_select(1, order) for h in h_n) if lstm else h_n.index_select(1, order)
-            )
+            h_n = _reorder(h_n, input.unsorted_indices)
     elif unbatched:
         output = output.squeeze(0 if layer.batch_first else 1)
         h_n = tuple(h.squeeze(1) for h in h_n) if lstm else h_n.squeeze(1)
     return output, h_n
+
+
+def _initial_state(
+    layer: FusedLayer,
+    input: Tensor | PackedSequence,
+    hx: Tensor | tuple[Tensor, Tensor] | None,
+    unbatched: bool,
+    count: int,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """``hx`` as the kernel takes it: zeros ``(count, N, H)`` when None, with a batch dimension
+    for unbatched input, and in a ``PackedSequence``'s sorted order."""
+    lstm = layer.mode == "LSTM"
+    if hx is None:
+        packed = isinstance(input, PackedSequence)
+        data = input.data if packed else input
+        batch = int(input.batch_sizes[0]) if packed else input.size(0 if layer.batch_first else 1)
+        zeros = data.new_zeros(count, batch, layer.proj_size or layer.hidden_size)
+        return (zeros, data.new_zeros(count, batch, layer.hidden_size)) if lstm else zeros
+    if unbatched:
+        return tuple(h.unsqueeze(1) for h in hx) if lstm else hx.unsqueeze(1)
+    if isinstance(input, PackedSequence) and input.sorted_indices is not None:
+        return _reorder(tuple(hx) if lstm else hx, input.sorted_indices)
+    return hx
 
 
 def _reorder(state: Tensor | tuple[Tensor, ...], order: Tensor) -> Tensor | tuple[Tensor, ...]:
