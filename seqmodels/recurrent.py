@@ -243,6 +243,8 @@ class Recurrent(nn.Module):
                             else:
                                 self.register_buffer(name, tensor)
                         self._bindings.append((owner, attr, name))
+        # the layer's tensors in torch.nn's flat order (the order they are registered)
+        self._flat_weights_names = [name for _, _, name in self._bindings]
         self._bind_cells()
         if self.impl == "fused":
             reason = self._cells_reason(training=True)
@@ -411,11 +413,6 @@ class Recurrent(nn.Module):
             F.dropout(weight, self.weight_drop) if name in hidden else weight
             for name, weight in zip(self._flat_weights_names, weights, strict=True)
         ]
-
-    @property
-    def _flat_weights_names(self) -> list[str]:
-        """The layer's tensors in ``torch.nn``'s flat order (the order they are registered)."""
-        return [name for _, _, name in self._bindings]
 
     @property
     def _flat_weights(self) -> list[Tensor]:
