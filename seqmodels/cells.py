@@ -95,7 +95,13 @@ class RecurrentCell(nn.Module):
         Returns:
             the outputs ``(S, H_out)`` in the same layout, and each sequence's final state.
         """
-        return step_scan(self.step, projected, batch_sizes, state)
+        outputs, final = step_scan(self.step_parts, projected, batch_sizes, as_parts(state))
+        return outputs, from_parts(final)
+
+    def step_parts(self, projected: Tensor, parts: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """:meth:`step` on the state as the layers hold it inside: always a tuple, one tensor
+        per state component (``(h,)``, ``(h, c)``)."""
+        return as_parts(self.step(projected, from_parts(parts)))
 
     def masked_scan(
         self, projected: Tensor, batch_sizes: list[int], state: State, mask: Tensor
@@ -104,8 +110,9 @@ class RecurrentCell(nn.Module):
         ``h`` times ``mask`` ``(N, H_out)``, one row per sequence, reused at every step
         (:func:`masked_step`). Here the step loop; a cell may override it with an equivalent.
         """
-        step = functools.partial(masked_step, self.step, mask)
-        return step_scan(step, projected, batch_sizes, state)
+        step = functools.partial(masked_step, self.step_parts, mask)
+        outputs, final = step_scan(step, projected, batch_sizes, as_parts(state))
+        return outputs, from_parts(final)
 
     def _create_weights(
         self, gates: int, recurrent_size: int, bias: bool, factory: dict[str, object]
@@ -154,53 +161,62 @@ class RecurrentCell(nn.Module):
                 parts = tuple(part.unsqueeze(0) for part in parts)
             for part in parts:
                 check_matches_parameters(self, part, "hx")
-            state = parts[0] if len(parts) == 1 else parts
+            state = from_parts(parts)
         new_state = self.step(self.project_input(batch), state)
         if unbatched:
-            if isinstance(new_state, tuple):
-                return tuple(part.squeeze(0) for part in new_state)
-            return new_state.squeeze(0)
+            return from_parts(tuple(part.squeeze(0) for part in as_parts(new_state)))
         return new_state
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
 
 
+def as_parts(state: State) -> tuple[Tensor, ...]:
+    """A state in the layers' inside form: a tuple, one tensor per state component."""
+    return state if isinstance(state, tuple) else (state,)
+
+
+def from_parts(parts: tuple[Tensor, ...]) -> State:
+    """A state in the cells' and ``torch.nn``'s form: one tensor, or a tuple of several."""
+    return parts[0] if len(parts) == 1 else parts
+
+
+Parts = tuple[Tensor, ...]
+
+
 def step_scan(
-    step: Callable[[Tensor, State], State],
+    step: Callable[[Tensor, Parts], Parts],
     projected: Tensor,
     batch_sizes: list[int],
-    state: State,
-) -> tuple[Tensor, State]:
-    """The step loop of :meth:`RecurrentCell.scan` for any ``step(projected, state) -> state``.
+    parts: Parts,
+) -> tuple[Tensor, Parts]:
+    """The step loop of :meth:`RecurrentCell.scan` for any ``step(projected, parts) -> parts``
+    (states as tuples, see :meth:`RecurrentCell.step_parts`).
 
     Sequences that end drop out of the batch (the packed layout); their final state is kept
     as it was after their last step.
     """
-    single = not isinstance(state, tuple)
-    current = (state,) if single else state
-    ended: list[tuple[Tensor, ...]] = []  # states of sequences that ended, latest first
+    current = parts
+    ended: list[Parts] = []  # states of sequences that ended, latest first
     outputs = []
     for x, size in zip(projected.split(batch_sizes), batch_sizes, strict=True):
         if size < current[0].size(0):  # sequences size.. end here
             ended.append(tuple(s[size:] for s in current))
             current = tuple(s[:size] for s in current)
-        new = step(x, current[0] if single else current)
-        current = (new,) if single else new
+        current = step(x, current)
         outputs.append(current[0])
     ended.append(current)
     final = tuple(torch.cat(parts[::-1]) for parts in zip(*ended, strict=True))
-    return torch.cat(outputs), (final[0] if single else final)
+    return torch.cat(outputs), final
 
 
 def masked_step(
-    step: Callable[..., State], mask: Tensor, projected: Tensor, state: State, *weights: Tensor
-) -> State:
-    """``step(projected, state, *weights)`` reading the previous output state ``h`` times the
-    first rows of ``mask`` (the sequences still running); an LSTM's cell state is not masked."""
-    if isinstance(state, tuple):
-        return step(projected, (state[0] * mask[: state[0].size(0)], *state[1:]), *weights)
-    return step(projected, state * mask[: state.size(0)], *weights)
+    step: Callable[[Tensor, Parts], Parts], mask: Tensor, projected: Tensor, parts: Parts
+) -> Parts:
+    """``step(projected, parts)`` reading the previous output state ``h`` times the first rows
+    of ``mask`` (the sequences still running); an LSTM's cell state is not masked."""
+    h, *rest = parts
+    return step(projected, (h * mask[: h.size(0)], *rest))
 
 
 class ShapeError(ValueError, RuntimeError):

@@ -57,9 +57,11 @@ from seqmodels.cells import (
     RNNCell,
     ShapeError,
     State,
+    as_parts,
     autocast_enabled,
     check_matches_parameters,
     check_state,
+    from_parts,
     masked_step,
     step_scan,
 )
@@ -634,7 +636,7 @@ def run_cell(
     batch_sizes: list[int],
     state: tuple[Tensor, ...],
     reverse: bool = False,
-    step: Callable[[Tensor, State], State] | None = None,
+    step: Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]] | None = None,
     mask: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``cell`` over a batch of sequences in the packed layout (see ``RecurrentCell.scan``).
@@ -654,18 +656,19 @@ def run_cell(
     """
     if reverse:
         data = reverse_steps(data, batch_sizes)
-    single = len(state) == 1
     projected = cell.project_input(data)
-    initial = state[0] if single else state
     if step is not None:
-        outputs, final = step_scan(step, projected, batch_sizes, initial)
-    elif mask is not None:
-        outputs, final = cell.masked_scan(projected, batch_sizes, initial, mask)
-    else:
-        outputs, final = cell.scan(projected, batch_sizes, initial)
+        outputs, final = step_scan(step, projected, batch_sizes, state)
+    else:  # the cell's own scan (which a cell may override) takes and gives its state form
+        initial = from_parts(state)
+        if mask is not None:
+            outputs, final = cell.masked_scan(projected, batch_sizes, initial, mask)
+        else:
+            outputs, final = cell.scan(projected, batch_sizes, initial)
+        final = as_parts(final)
     if reverse:
         outputs = reverse_steps(outputs, batch_sizes)
-    return outputs, ((final,) if single else final)
+    return outputs, final
 
 
 def regularised_step(
@@ -674,27 +677,24 @@ def regularised_step(
     zoneout: float,
     training: bool,
     projected: Tensor,
-    state: State,
-) -> State:
-    """``cell.step`` with recurrent dropout (``mask``, ``(N, H_out)`` or None) on its input
-    ``h`` and zoneout (probability ``zoneout``, 0 for none) on its new state."""
-    previous = state if isinstance(state, tuple) else (state,)
-    new = (
-        cell.step(projected, state)
-        if mask is None
-        else masked_step(cell.step, mask, projected, state)
-    )
+    parts: tuple[Tensor, ...],
+) -> tuple[Tensor, ...]:
+    """``cell.step_parts`` with recurrent dropout (``mask``, ``(N, H_out)`` or None) on its
+    input ``h`` and zoneout (probability ``zoneout``, 0 for none) on its new state."""
+    if mask is None:
+        new = cell.step_parts(projected, parts)
+    else:
+        new = masked_step(cell.step_parts, mask, projected, parts)
     if not zoneout:
         return new
-    new_parts = new if isinstance(new, tuple) else (new,)
     zoned = []
-    for old, fresh in zip(previous, new_parts, strict=True):
+    for old, fresh in zip(parts, new, strict=True):
         if training:  # 1 where a unit keeps its previous value
             keep = torch.bernoulli(torch.full_like(fresh, zoneout))
         else:  # the expectation
             keep = zoneout
         zoned.append(torch.lerp(fresh, old, keep))  # keep * old + (1 - keep) * fresh
-    return tuple(zoned) if isinstance(new, tuple) else zoned[0]
+    return tuple(zoned)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,8 @@ STEPPED = {MinGRUCell: SteppedMinGRUCell, MinLSTMCell: SteppedMinLSTMCell}
 
 def scan_and_steps(cell, batch_sizes, h0):
     projected = cell.project_input(torch.randn(sum(batch_sizes), cell.input_size))
-    return cell.scan(projected, batch_sizes, h0), step_scan(cell.step, projected, batch_sizes, h0)
+    outputs, (final,) = step_scan(cell.step_parts, projected, batch_sizes, (h0,))
+    return cell.scan(projected, batch_sizes, h0), (outputs, final)
 
 
 @pytest.mark.parametrize("cell_class", CELLS)
