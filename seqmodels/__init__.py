@@ -22,6 +22,7 @@ from seqmodels.cells import (
     RNNCell,
 )
 from seqmodels.recurrent import GRU, LSTM, RNN, Recurrent
+from seqmodels.registry import register_cell
 
 # whole layers saved with torch.save(model) load with a plain torch.load (weights_only=True);
 # the layer-norm and minimal cells hold torch.nn.LayerNorm modules
@@ -52,6 +53,7 @@ __all__ = [
     "merge_directions",
     "CELLS",
     "CellSpec",
+    "register_cell",
     "build_recurrent",
     "recurrent_output_size",
 ]

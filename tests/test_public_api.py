@@ -10,7 +10,7 @@ import seqmodels
 import seqmodels.models
 
 LAYER_LIBRARY = {"RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU",
-                 "Bidirectional", "merge_directions", "build_recurrent", "CELLS"}  # fmt: skip
+                 "Bidirectional", "merge_directions", "build_recurrent", "CELLS", "register_cell"}  # fmt: skip
 HEADS = {"CharLM", "SequenceClassifier", "SequenceRegressor", "WindowForecaster", "WindowMLP",
          "Seq2Seq", "Encoder", "Decoder", "Bridge", "Attention", "Memory", "Generation"}  # fmt: skip
 
