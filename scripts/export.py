@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from seqmodels.models import CharLM, SequenceClassifier, SequenceRegressor
-from seqmodels.models.inference import load_checkpoint
+from seqmodels.models.spec import load_checkpoint
 
 FORMATS = ("onnx", "pt2")
 

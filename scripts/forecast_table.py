@@ -30,7 +30,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from seqmodels.train import CONFIG_PACKAGE, chosen_norm, train
+from seqmodels.train import CONFIG_PACKAGE, chosen_value, train
 
 # name -> overrides of the csv_series job
 SERIES = {
@@ -153,7 +153,7 @@ def main() -> None:
         metrics = train(cfg)
         seconds = time.perf_counter() - start
         darts = darts_lstm_rmse(cfg) if with_darts else None
-        lines.append(row(name, chosen_norm(metrics) or cfg.model.norm, metrics, seconds, darts))
+        lines.append(row(name, chosen_value(metrics) or cfg.model.norm, metrics, seconds, darts))
         print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
 

@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from seqmodels.models.inference import TextGenerator
+from seqmodels.tasks.language_model.predictor import TextGenerator
 
 
 def main(argv: list[str] | None = None) -> str:

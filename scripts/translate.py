@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqmodels.models.inference import Translator
+from seqmodels.tasks.seq2seq.predictor import Translator
 
 
 def main(argv: list[str] | None = None) -> None:

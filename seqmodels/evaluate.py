@@ -18,6 +18,7 @@ must equal those the data module describes (:meth:`seqmodels.data.base.DataSpec.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,10 +27,10 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from hydra.utils import get_class, get_object, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from seqmodels.train import CONFIG_PACKAGE, StoreRunConfig, build_trainer, job_errors
+from seqmodels.train import CONFIG_PACKAGE, StoreRunConfig, build_trainer, job_errors, model_choice
 
 # Groups that choose what is evaluated; an override of one of them means "compose it as given".
 COMPOSING_GROUPS = ("experiment", "data", "model", "task")
@@ -41,22 +42,62 @@ def trained_config(ckpt_path: str | Path) -> tuple[DictConfig, str] | None:
     It is read from the checkpoint itself (training runs store it, see
     :class:`seqmodels.train.StoreRunConfig`), or else from the run's ``.hydra/config.yaml``: in
     the folder above ``checkpoints/``, or two folders above it for the candidates of a
-    ``model.norm=auto`` run (``norm_<name>/checkpoints``, whose norm is then set). None when
-    neither exists.
+    run that chose a model argument on the validation data (``<argument>_<value>/checkpoints``,
+    whose value is then set, see :func:`seqmodels.train.train`). Deprecated ``_target_`` paths
+    are replaced by current ones (:func:`current_targets`). None when neither exists.
     """
     path = Path(ckpt_path)
     stored = torch.load(path, map_location="cpu", weights_only=True).get(StoreRunConfig.KEY)
     if stored is not None:
-        return OmegaConf.create(stored["config"]), f"the checkpoint {path}"
+        return current_targets(OmegaConf.create(stored["config"])), f"the checkpoint {path}"
     for run_dir in path.resolve().parents[1:3]:
         config_file = run_dir / ".hydra" / "config.yaml"
         if config_file.is_file():
-            config = OmegaConf.load(config_file)
-            norm = path.resolve().parent.parent.name.removeprefix("norm_")
-            if config.model.get("norm") == "auto" and norm != path.resolve().parent.parent.name:
-                config.model.norm = norm
+            config = current_targets(OmegaConf.load(config_file))
+            choice = model_choice(config)
+            folder = path.resolve().parent.parent.name  # <argument>_<value> for a candidate
+            if choice is not None:
+                value = folder.removeprefix(f"{choice.argument}_")
+                if value in choice.values and value != folder:
+                    config.model[choice.argument] = value
             return config, str(config_file)
     return None
+
+
+def current_targets(config: DictConfig) -> DictConfig:
+    """``config`` with every ``_target_`` that names a deprecated path (one that warns when it is
+    imported, such as ``seqmodels.data.SeriesDataModule``) replaced by the object's own path, so
+    that the configs of runs made before a move keep working and compare equal to today's."""
+    for node in _target_nodes(config):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            try:
+                found = get_object(node._target_)
+            except Exception:  # not importable: building it reports the error
+                continue
+        if any(issubclass(w.category, DeprecationWarning) for w in caught):
+            node._target_ = f"{found.__module__}.{found.__qualname__}"
+    return config
+
+
+def _same_target(a: str | None, b: str | None) -> bool:
+    """Whether two ``_target_`` paths name the same object (``seqmodels.tasks.regression.X`` and
+    ``seqmodels.tasks.regression.data.X`` do)."""
+    if a == b:
+        return True
+    try:
+        return get_object(a) is get_object(b)
+    except Exception:
+        return False
+
+
+def _target_nodes(node: object) -> list[DictConfig]:
+    if isinstance(node, DictConfig):
+        children = [child for key in node for child in _target_nodes(node._get_node(key))]
+        return [node, *children] if isinstance(node.get("_target_"), str) else children
+    if isinstance(node, ListConfig):
+        return [child for item in node for child in _target_nodes(item)]
+    return []
 
 
 def job_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
@@ -135,7 +176,7 @@ def _check_experiment(cfg: DictConfig, path: Path) -> None:
     differ = [
         group
         for group in ("task", "data")
-        if trained[group].get("_target_") != cfg[group].get("_target_")
+        if not _same_target(trained[group].get("_target_"), cfg[group].get("_target_"))
     ]
     if differ:
         name = trained.get("name", "<name>")

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -33,6 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 from torch.utils.tensorboard.summary import hparams
 
 from seqmodels.data.base import SequenceDataModule
+from seqmodels.tasks.base import ModelChoice
 
 # the repository's conf/, installed as this package (see pyproject.toml)
 CONFIG_PACKAGE = "seqmodels.conf"
@@ -85,40 +87,53 @@ class StoreRunConfig(L.Callback):
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the task described by ``cfg`` (see ``conf/train.yaml``).
 
-    A forecasting job with ``model.norm=auto`` (the ``csv_series`` default) fits one model per
-    candidate window normalisation (:func:`norm_candidates`), each in
-    ``<paths.output_dir>/norm_<name>`` when there are several, and tests the one with the lowest
-    validation loss (the checkpoint callback's best score): the choice is made on the validation
-    part only.
+    When the task asks for a model argument to be chosen on the validation data
+    (:meth:`~seqmodels.tasks.base.SequenceTask.model_choice`, such as forecasting's
+    ``model.norm=auto``), one model is fitted per candidate, each in
+    ``<paths.output_dir>/<argument>_<value>`` when there are several, and the one with the lowest
+    validation score (the checkpoint callback's best score) is tested: the choice is made on the
+    validation part only.
 
     Returns:
         the final metrics: ``train/*`` and ``val/*`` of the last epoch, and ``test/*`` of the
-        best checkpoint (by the checkpoint callback's monitored metric); with ``model.norm=auto``
-        those of the chosen model, and ``select/<name>_val_loss``, each candidate's best score.
+        best checkpoint (by the checkpoint callback's monitored metric); with a choice, those of
+        the chosen model, and ``select/<value>_val_loss``, each candidate's best score.
     """
-    if cfg.model.get("norm") != "auto":
+    choice = model_choice(cfg)
+    if choice is None:
         return _test(*_fit(cfg))
+    key = f"model.{choice.argument}"
     if not cfg.train or cfg.get("ckpt_path"):
         raise ValueError(
-            "model.norm=auto is chosen by fitting from scratch (train=true, no ckpt_path); to "
-            "test or resume a checkpoint set model.norm to the one it was trained with (last or "
-            "seasonal)"
+            f"{key}={choice.asked} is chosen by fitting from scratch (train=true, no ckpt_path); "
+            f"to test or resume a checkpoint set {key} to the one it was trained with "
+            f"({' or '.join(choice.values)})"
         )
-    candidates = norm_candidates(cfg)
-    several = len(candidates) > 1  # one candidate: the run writes where a plain one would
-    runs = {name: _fit(_with_norm(cfg, name, subdirectory=several)) for name in candidates}
+    several = len(choice.values) > 1  # one candidate: the run writes where a plain one would
+    runs = {value: _fit(_with_choice(cfg, choice, value, several)) for value in choice.values}
     scores = {
-        f"select/{name}_val_loss": _validation_score(trainer)
-        for name, (*_, trainer) in runs.items()
+        f"select/{value}_val_loss": _validation_score(trainer, choice)
+        for value, (*_, trainer) in runs.items()
     }
-    metrics = _test(*runs[chosen_norm(scores)])
+    metrics = _test(*runs[chosen_value(scores)])
     metrics.update(scores)
     return metrics
 
 
-def chosen_norm(metrics: dict[str, float]) -> str | None:
-    """The candidate a ``model.norm=auto`` run tested (lowest ``select/<name>_val_loss``), or
-    ``None`` for a run without that choice."""
+def model_choice(cfg: DictConfig) -> ModelChoice | None:
+    """The model argument that the task of ``cfg`` chooses on the validation data for
+    ``cfg.model`` (:meth:`~seqmodels.tasks.base.SequenceTask.model_choice`), or None."""
+    try:
+        task_class = get_class(cfg.task._target_)
+    except Exception:  # a bad _target_: building the task reports it, with the config key
+        return None
+    choose = getattr(task_class, "model_choice", None)
+    return choose(cfg.model) if choose is not None else None
+
+
+def chosen_value(metrics: dict[str, float]) -> str | None:
+    """The candidate a run with a model choice tested (lowest ``select/<value>_val_loss``), or
+    ``None`` for a run without a choice."""
     scores = {
         key.removeprefix("select/").removesuffix("_val_loss"): value
         for key, value in metrics.items()
@@ -127,23 +142,47 @@ def chosen_norm(metrics: dict[str, float]) -> str | None:
     return min(scores, key=scores.get) if scores else None
 
 
+def chosen_norm(metrics: dict[str, float]) -> str | None:
+    """Deprecated name of :func:`chosen_value`."""
+    warnings.warn(
+        "seqmodels.train.chosen_norm is deprecated: use seqmodels.train.chosen_value",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return chosen_value(metrics)
+
+
 def norm_candidates(cfg: DictConfig) -> list[str]:
-    """The window normalisations ``model.norm=auto`` chooses from: ``last`` and, when the model
-    has a season (``model.season``, from ``data.season``), ``seasonal``."""
-    return ["last", "seasonal"] if cfg.model.get("season") else ["last"]
+    """Deprecated: the candidates of ``model.norm=auto`` are ``model_choice(cfg).values``."""
+    warnings.warn(
+        "seqmodels.train.norm_candidates is deprecated: use seqmodels.train.model_choice",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.model.norm = "auto"
+    choice = model_choice(cfg)
+    return list(choice.values) if choice is not None else []
 
 
-def _with_norm(cfg: DictConfig, norm: str, subdirectory: bool) -> DictConfig:
-    """``cfg`` with ``model.norm=norm``, writing under ``<output_dir>/norm_<norm>`` if asked."""
+def _with_choice(
+    cfg: DictConfig, choice: ModelChoice, value: str, subdirectory: bool
+) -> DictConfig:
+    """``cfg`` with the model argument set to ``value``, writing under
+    ``<output_dir>/<argument>_<value>`` if asked."""
     cfg = copy.deepcopy(cfg)
     output_dir = str(cfg.paths.output_dir)  # resolved now: the copy may leave Hydra's context
     with open_dict(cfg):
-        cfg.model.norm = norm
-        cfg.paths.output_dir = f"{output_dir}/norm_{norm}" if subdirectory else output_dir
+        cfg.model[choice.argument] = value
+        if subdirectory:
+            cfg.paths.output_dir = f"{output_dir}/{choice.argument}_{value}"
+        else:
+            cfg.paths.output_dir = output_dir
     return cfg
 
 
-def _validation_score(trainer: L.Trainer) -> float:
+def _validation_score(trainer: L.Trainer, choice: ModelChoice) -> float:
     """The checkpoint callback's best score, or the last value of its monitored metric when it
     saved nothing (``fast_dev_run``)."""
     callback = trainer.checkpoint_callback
@@ -152,8 +191,8 @@ def _validation_score(trainer: L.Trainer) -> float:
     if callback is not None and callback.monitor in trainer.callback_metrics:
         return float(trainer.callback_metrics[callback.monitor])
     raise ValueError(
-        "model.norm=auto chooses by the checkpoint callback's monitored validation metric: keep "
-        "callbacks.model_checkpoint with a monitor that the task logs"
+        f"model.{choice.argument}={choice.asked} chooses by the checkpoint callback's monitored "
+        "validation metric: keep callbacks.model_checkpoint with a monitor that the task logs"
     )
 
 
@@ -273,10 +312,14 @@ def _report(metrics: dict[str, float], cfg: DictConfig) -> None:
     for name, value in sorted(metrics.items()):
         print(f"  {name:28s} {value:.6g}")
     print(f"Run directory:    {output_dir}")
-    norm = chosen_norm(metrics)
-    if norm is not None and len(norm_candidates(cfg)) > 1:
-        print(f"model.norm=auto:  tested norm={norm}; each candidate's run in {output_dir}/norm_*")
-        output_dir = output_dir / f"norm_{norm}"
+    choice, value = model_choice(cfg), chosen_value(metrics)
+    if choice is not None and value is not None and len(choice.values) > 1:
+        name = choice.argument
+        print(
+            f"model.{name}={choice.asked}:  tested {name}={value}; each candidate's run in "
+            f"{output_dir}/{name}_*"
+        )
+        output_dir = output_dir / f"{name}_{value}"
     if "tensorboard" in cfg.get("logger", {}):
         print(f"TensorBoard logs: {output_dir / 'tensorboard'}")
         print(f"  view with:      tensorboard --logdir {Path(cfg.paths.output_dir).parents[1]}")

@@ -10,9 +10,13 @@ import torch
 from lightning.pytorch.trainer.states import RunningStage
 from lightning.pytorch.utilities import rank_zero_only
 
-from seqmodels.data.char_text import BPTTWindows, CharTextDataModule, batchify
 from seqmodels.models.char_lm import CharLM
-from seqmodels.tasks.language_model import LanguageModelTask
+from seqmodels.tasks.language_model import (
+    BPTTWindows,
+    CharTextDataModule,
+    LanguageModelTask,
+    batchify,
+)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 

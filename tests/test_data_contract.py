@@ -9,18 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from seqmodels.data import (
-    CharTextDataModule,
-    SequenceDataModule,
-    SeriesDataModule,
-    SyntheticPairsDataModule,
+from seqmodels.data import SequenceDataModule
+from seqmodels.models import CharLM, Seq2Seq, SequenceClassifier, SequenceRegressor, WindowMLP
+from seqmodels.tasks.classification import (
+    ClassificationTask,
     TextClassificationDataModule,
+    TextClassificationSpec,
+)
+from seqmodels.tasks.language_model import CharTextDataModule, CharTextSpec, LanguageModelTask
+from seqmodels.tasks.regression import RegressionTask, SeriesDataModule, SeriesSpec, sine_wave
+from seqmodels.tasks.seq2seq import (
+    PairsSpec,
+    Seq2SeqTask,
+    SyntheticPairsDataModule,
     TranslationDataModule,
 )
-from seqmodels.data.base import CharTextSpec, PairsSpec, SeriesSpec, TextClassificationSpec
-from seqmodels.data.series import sine_wave
-from seqmodels.models import CharLM, Seq2Seq, SequenceClassifier, SequenceRegressor, WindowMLP
-from seqmodels.tasks import ClassificationTask, LanguageModelTask, RegressionTask, Seq2SeqTask
 
 ROOT = Path(__file__).resolve().parents[1]
 

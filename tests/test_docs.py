@@ -305,6 +305,7 @@ def test_commands_name_what_exists(page):
     """The presets, scripts and config options a page's commands name are in the repository."""
     text = page.read_text(encoding="utf-8")
     experiments = {path.stem for path in (ROOT / "conf" / "experiment").glob("*.yaml")}
+    experiments |= set(re.findall(r"^# conf/experiment/(\w+)\.yaml$", text, re.M))  # the page's own
     for name in re.findall(r"experiment=([A-Za-z_0-9]+)", text):
         if name != "NAME":
             assert name in experiments, f"{page_id(page)}: no conf/experiment/{name}.yaml"

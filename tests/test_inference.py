@@ -1,6 +1,7 @@
 """Inference with torch only: checkpoints written by the tasks load without Lightning, and the
 plain models give the same outputs as the tasks' own methods; the scripts never import Lightning."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -11,23 +12,17 @@ import lightning as L
 import pytest
 import torch
 
-from seqmodels.data import (
-    CharTextDataModule,
-    SeriesDataModule,
-    SyntheticPairsDataModule,
-    TextClassificationDataModule,
-)
-from seqmodels.data.series import sine_wave
 from seqmodels.models import CharLM
-from seqmodels.models.inference import (
-    Forecaster,
-    TextClassifier,
-    TextGenerator,
-    Translator,
-    load_checkpoint,
-)
+from seqmodels.models.spec import load_checkpoint
 from seqmodels.preprocessing import Scaler, Vocabulary
-from seqmodels.tasks import ClassificationTask, LanguageModelTask, RegressionTask, Seq2SeqTask
+from seqmodels.tasks.classification import (
+    ClassificationTask,
+    TextClassificationDataModule,
+    TextClassifier,
+)
+from seqmodels.tasks.language_model import CharTextDataModule, LanguageModelTask, TextGenerator
+from seqmodels.tasks.regression import Forecaster, RegressionTask, SeriesDataModule, sine_wave
+from seqmodels.tasks.seq2seq import Seq2SeqTask, SyntheticPairsDataModule, Translator
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "to be or not to be, that is the question. " * 5
@@ -149,7 +144,8 @@ sys.argv = ["generate.py", PATHS["lm"], "--prompt", "to", "--length", "20", "--s
 runpy.run_path("scripts/generate.py", run_name="__main__")
 sys.argv = ["translate.py", PATHS["seq2seq"], "abc", "dd"]
 runpy.run_path("scripts/translate.py", run_name="__main__")
-from seqmodels.models.inference import Forecaster, TextClassifier
+from seqmodels.tasks.regression import Forecaster
+from seqmodels.tasks.classification import TextClassifier
 classifier = TextClassifier.from_checkpoint(PATHS["classification"])
 print(json.dumps(classifier.predict(["good film", "bad"])))
 forecaster = Forecaster.from_checkpoint(PATHS["regression"])
@@ -202,3 +198,57 @@ def test_bad_input_is_named(checkpoints):
         ValueError, match="Forecaster reads univariate windows, but the model takes 2"
     ):
         Forecaster(model, Scaler())
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            "seqmodels.models.inference.Forecaster",
+            "seqmodels.tasks.regression.predictor.Forecaster",
+        ),
+        ("seqmodels.models.inference.Translator", "seqmodels.tasks.seq2seq.predictor.Translator"),
+        ("seqmodels.models.inference.load_checkpoint", "seqmodels.models.spec.load_checkpoint"),
+        ("seqmodels.tasks.RegressionTask", "seqmodels.tasks.regression.task.RegressionTask"),
+        (
+            "seqmodels.tasks.ClassificationTask",
+            "seqmodels.tasks.classification.task.ClassificationTask",
+        ),
+        ("seqmodels.data.SeriesDataModule", "seqmodels.tasks.regression.data.SeriesDataModule"),
+        (
+            "seqmodels.data.CharTextDataModule",
+            "seqmodels.tasks.language_model.data.CharTextDataModule",
+        ),
+        ("seqmodels.data.base.PairsSpec", "seqmodels.tasks.seq2seq.data.PairsSpec"),
+        ("seqmodels.data.series.sine_wave", "seqmodels.tasks.regression.data.sine_wave"),
+        (
+            "seqmodels.data.text_classification.read_labeled_texts",
+            "seqmodels.tasks.classification.data.read_labeled_texts",
+        ),
+        (
+            "seqmodels.data.pairs.SyntheticPairsDataModule",
+            "seqmodels.tasks.seq2seq.data.SyntheticPairsDataModule",
+        ),
+        ("seqmodels.data.char_text.BPTTWindows", "seqmodels.tasks.language_model.data.BPTTWindows"),
+    ],
+)
+def test_the_paths_before_the_task_folders_still_work_with_a_warning(old, new):
+    module, name = old.rsplit(".", 1)
+    with pytest.warns(
+        DeprecationWarning, match=rf"{old} moved to .*{name}; the old path is deprecated"
+    ):
+        found = getattr(importlib.import_module(module), name)
+    new_module, new_name = new.rsplit(".", 1)
+    assert found is getattr(importlib.import_module(new_module), new_name)
+
+
+def test_a_predictor_imports_neither_lightning_nor_its_task():
+    code = (
+        "import sys\n"
+        "import seqmodels.tasks.regression.predictor, seqmodels.tasks.classification.predictor\n"
+        "import seqmodels.tasks.language_model.predictor, seqmodels.tasks.seq2seq.predictor\n"
+        "from seqmodels.tasks.regression import Forecaster\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'hydra', 'torchmetrics') or m.endswith('.task')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from seqmodels.data.pairs import (
+from seqmodels.preprocessing import normalize
+from seqmodels.tasks.seq2seq import (
     SyntheticPairsDataModule,
     TranslationDataModule,
     synthetic_pairs,
     translation_pairs,
 )
-from seqmodels.preprocessing import normalize
 
 
 @pytest.mark.parametrize(

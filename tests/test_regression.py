@@ -8,7 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.models import SequenceRegressor, WindowForecaster
-from seqmodels.tasks import RegressionTask
+from seqmodels.tasks.regression import RegressionTask
 from seqmodels.train import CONFIG_PACKAGE, train
 
 REGRESSOR = {"_target_": "seqmodels.models.SequenceRegressor", "hidden_size": 8, "seq_len": 5}

@@ -342,8 +342,7 @@ def test_other_model_specs_are_left_as_they_are():
 
 
 def copy_task_and_data(**task_kwargs):
-    from seqmodels.data.pairs import SyntheticPairsDataModule
-    from seqmodels.tasks.seq2seq import Seq2SeqTask
+    from seqmodels.tasks.seq2seq import Seq2SeqTask, SyntheticPairsDataModule
 
     torch.manual_seed(0)
     dm = SyntheticPairsDataModule("copy", num_pairs=60, min_len=2, max_len=4, vocab_size=5,

@@ -5,14 +5,14 @@ import math
 import pytest
 import torch
 
-from seqmodels.data.series import (
+from seqmodels.preprocessing import Scaler
+from seqmodels.tasks.regression import (
     SeriesDataModule,
     cosine_wave,
     make_windows,
     read_csv_series,
     sine_wave,
 )
-from seqmodels.preprocessing import Scaler
 
 
 def test_waves_follow_their_formula():

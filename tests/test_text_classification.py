@@ -6,13 +6,14 @@ import lightning as L
 import pytest
 import torch
 
-from seqmodels.data.text_classification import (
-    LengthBucketSampler,
-    TextClassificationDataModule,
-)
 from seqmodels.models.classifier import SequenceClassifier
 from seqmodels.preprocessing import tokenize
-from seqmodels.tasks.classification import ClassificationTask, confusion_figure
+from seqmodels.tasks.classification import (
+    ClassificationTask,
+    LengthBucketSampler,
+    TextClassificationDataModule,
+    confusion_figure,
+)
 
 TRAIN = "text\tlabel\ngood movie\t1\nbad movie\t0\nvery good , very good !\t1\nnot good\t0\n"
 TEST = "text\tlabel\ngood\t1\nawful film\t0\n"

@@ -8,12 +8,9 @@ from functools import partial
 import pytest
 
 from seqmodels.data.files import column_index, read_table, table_format
-from seqmodels.data.text_classification import (
-    TextClassificationDataModule,
-    read_labeled_texts,
-    sorted_labels,
-)
 from seqmodels.preprocessing import tokenize, truncate
+from seqmodels.tasks.classification import TextClassificationDataModule, read_labeled_texts
+from seqmodels.tasks.classification.data import sorted_labels
 
 # Separators that str.splitlines() breaks at but that are text inside a row.
 SEPARATORS = ["\u0085", "\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"]
@@ -386,7 +383,7 @@ def test_a_task_trained_on_a_word_label_csv_predicts_words_from_its_checkpoint(
 ):
     import torch
 
-    from seqmodels.tasks import ClassificationTask
+    from seqmodels.tasks.classification import ClassificationTask
 
     dm = module(tmp_path, remove_html_breaks=True, max_length=6, batch_size=4)
     dm.setup("fit")

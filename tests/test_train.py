@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from seqmodels.evaluate import evaluate, job_config
 from seqmodels.models.spec import build_model
-from seqmodels.tasks import ClassificationTask, RegressionTask
-from seqmodels.train import CONFIG_PACKAGE, build_trainer, chosen_norm, train
+from seqmodels.tasks.classification import ClassificationTask
+from seqmodels.tasks.regression import RegressionTask
+from seqmodels.train import CONFIG_PACKAGE, build_trainer, chosen_value, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = resources.files(CONFIG_PACKAGE)
@@ -273,7 +275,7 @@ def test_norm_auto_tests_the_candidate_with_the_lower_validation_loss(tmp_path):
     seasonal_sine = [*SMALL_SINE, "data.season=10"]
     auto = train(compose_config([*seasonal_sine, "model.norm=auto"], tmp_path / "auto"))
     scores = {name: auto[f"select/{name}_val_loss"] for name in ("last", "seasonal")}
-    chosen = chosen_norm(auto)
+    chosen = chosen_value(auto)
     assert scores[chosen] == min(scores.values())
     alone = train(compose_config([*seasonal_sine, f"model.norm={chosen}"], tmp_path / "alone"))
     assert auto["test/rmse"] == alone["test/rmse"]
@@ -466,8 +468,8 @@ def test_evaluate_with_another_experiment_names_the_checkpoint_s(
     with pytest.raises(
         ValueError,
         match=r"this checkpoint was trained with experiment=tiny-sine \(the checkpoint .*last.ckpt\): "
-        r"its task and data differ from experiment=tiny_sentiment's \(seqmodels.tasks.RegressionTask, "
-        r"seqmodels.data.SeriesDataModule\). Pass experiment=tiny-sine, or leave experiment= out",
+        r"its task and data differ from experiment=tiny_sentiment.s \(seqmodels.tasks.regression.RegressionTask, "
+        r"seqmodels.tasks.regression.SeriesDataModule\). Pass experiment=tiny-sine, or leave experiment= out",
     ):
         evaluate(cfg)
 
@@ -612,3 +614,25 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
+
+
+# A checkpoint written by seqmodels 0.1.0: its stored run config names the classes by the paths of
+# that release (seqmodels.tasks.RegressionTask, seqmodels.data.SeriesDataModule, ...).
+CHECKPOINT_0_1_0 = ROOT / "tests" / "fixtures" / "sine-0.1.0.ckpt"
+
+
+def test_a_0_1_0_checkpoint_loads_predicts_and_evaluates(tmp_path):
+    from seqmodels.tasks.regression import Forecaster
+
+    task = RegressionTask.load_from_checkpoint(CHECKPOINT_0_1_0)
+    window = torch.linspace(-0.5, 0.5, task.model.seq_len)
+    forecast = Forecaster.from_checkpoint(CHECKPOINT_0_1_0).forecast(window, 3)
+    torch.testing.assert_close(forecast, task.forecast(window, 3))
+    cfg = eval_job(CHECKPOINT_0_1_0, QUIET, tmp_path)
+    assert cfg.task._target_ == "seqmodels.tasks.regression.task.RegressionTask"
+    assert cfg.data._target_ == "seqmodels.tasks.regression.data.SeriesDataModule"
+    assert cfg.data.series._target_ == "seqmodels.tasks.regression.data.sine_wave"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        metrics = evaluate(cfg)
+    assert set(metrics) >= {"test/loss", "test/rmse", "test/persistence_rmse"}

@@ -1,11 +1,24 @@
-"""LightningDataModules for the ready tasks, each describing its data with a typed DataSpec."""
+"""What every task's data shares: the data module base, its typed spec, and file readers.
+
+:class:`SequenceDataModule` and :class:`DataSpec` (in :mod:`seqmodels.data.base`) are the contract
+between a data module, its model and its task; :mod:`seqmodels.data.files` finds and downloads
+data files and reads tables, :mod:`seqmodels.data.csv_series` reads series from CSV files. Each
+task's own data module and spec live in its folder, ``seqmodels/tasks/<task>/data.py``.
+"""
 
 from seqmodels.data.base import DataSpec as DataSpec
 from seqmodels.data.base import SequenceDataModule as SequenceDataModule
-from seqmodels.data.char_text import CharTextDataModule as CharTextDataModule
-from seqmodels.data.pairs import SyntheticPairsDataModule as SyntheticPairsDataModule
-from seqmodels.data.pairs import TranslationDataModule as TranslationDataModule
-from seqmodels.data.series import SeriesDataModule as SeriesDataModule
-from seqmodels.data.text_classification import (
-    TextClassificationDataModule as TextClassificationDataModule,
+from seqmodels.tasks._names import moved_names
+
+__all__ = ["DataSpec", "SequenceDataModule"]
+# the ready tasks' data modules, now in seqmodels/tasks/<task>/data.py; deprecated
+__getattr__ = moved_names(
+    __name__,
+    {
+        "CharTextDataModule": "seqmodels.tasks.language_model.data",
+        "SyntheticPairsDataModule": "seqmodels.tasks.seq2seq.data",
+        "TranslationDataModule": "seqmodels.tasks.seq2seq.data",
+        "SeriesDataModule": "seqmodels.tasks.regression.data",
+        "TextClassificationDataModule": "seqmodels.tasks.classification.data",
+    },
 )

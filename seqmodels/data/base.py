@@ -20,14 +20,20 @@ from typing import Any, ClassVar
 
 import lightning as L
 
-__all__ = [
-    "CharTextSpec",
-    "DataSpec",
-    "PairsSpec",
-    "SequenceDataModule",
-    "SeriesSpec",
-    "TextClassificationSpec",
-]
+from seqmodels.tasks._names import moved_names
+
+__all__ = ["DataSpec", "SequenceDataModule"]
+
+# each task's spec lives beside its data module, in seqmodels/tasks/<task>/data.py
+__getattr__ = moved_names(
+    __name__,
+    {
+        "CharTextSpec": "seqmodels.tasks.language_model.data",
+        "PairsSpec": "seqmodels.tasks.seq2seq.data",
+        "SeriesSpec": "seqmodels.tasks.regression.data",
+        "TextClassificationSpec": "seqmodels.tasks.classification.data",
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -73,94 +79,6 @@ class DataSpec:
                 f"the data module's {', '.join(differ)} differ from the task's (e.g. a checkpoint "
                 "trained on other data): build the data with the options used in training"
             )
-
-
-@dataclass(frozen=True)
-class SeriesSpec(DataSpec):
-    """Windows of a series for forecasting (:class:`~seqmodels.data.series.SeriesDataModule`).
-
-    Attributes:
-        input_size: ``F``, the values per step (target and covariates).
-        output_size: the horizon, values forecast per window.
-        seq_len: steps per input window.
-        target_shift, target_scale: the target's scaling, fitted on the training part: original
-            value = scaled value * target_scale + target_shift.
-        season: season length of the seasonal-naive baseline, or None.
-        mase_scale: in-sample MAE of the seasonal-naive (or naive) one-step forecast.
-    """
-
-    model_fields = ("input_size", "output_size", "seq_len")
-
-    input_size: int
-    output_size: int
-    seq_len: int
-    target_shift: float
-    target_scale: float
-    season: int | None
-    mase_scale: float
-
-
-@dataclass(frozen=True)
-class TextClassificationSpec(DataSpec):
-    """Labelled texts (:class:`~seqmodels.data.text_classification.TextClassificationDataModule`).
-
-    Attributes:
-        vocab_size, padding_idx: the vocabulary's size and the id of ``<pad>``.
-        num_classes: ``len(labels)``.
-        vocab: the vocabulary, id -> token.
-        labels: class id -> label as written in the training file.
-        remove_html_breaks, max_length, keep: how texts are read (see
-            :func:`seqmodels.preprocessing.tokenize` and :func:`~seqmodels.preprocessing.truncate`).
-    """
-
-    model_fields = ("vocab_size", "num_classes", "padding_idx")
-
-    vocab_size: int
-    num_classes: int
-    padding_idx: int
-    vocab: list[str]
-    labels: list[str]
-    remove_html_breaks: bool
-    max_length: int | None
-    keep: str
-
-
-@dataclass(frozen=True)
-class CharTextSpec(DataSpec):
-    """A character stream (:class:`~seqmodels.data.char_text.CharTextDataModule`).
-
-    Attributes:
-        vocab_size: ``len(vocab)``.
-        vocab: the vocabulary, id -> character.
-    """
-
-    model_fields = ("vocab_size",)
-
-    vocab_size: int
-    vocab: list[str]
-
-
-@dataclass(frozen=True)
-class PairsSpec(DataSpec):
-    """Sequence pairs for seq2seq (:class:`~seqmodels.data.pairs.PairsDataModule`).
-
-    Attributes:
-        src_vocab_size, tgt_vocab_size: the vocabularies' sizes.
-        pad_id, sos_id, eos_id: ids of ``<pad>``, ``<sos>`` and ``<eos>`` (the same in both).
-        src_vocab, tgt_vocab: the vocabularies, id -> token.
-        level: ``"char"`` or ``"word"``: how text is split into tokens.
-    """
-
-    model_fields = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
-
-    src_vocab_size: int
-    tgt_vocab_size: int
-    pad_id: int
-    sos_id: int
-    eos_id: int
-    src_vocab: list[str]
-    tgt_vocab: list[str]
-    level: str
 
 
 class SequenceDataModule(L.LightningDataModule):

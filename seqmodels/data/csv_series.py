@@ -109,18 +109,7 @@ def read_csv_series(
             date, a short row, an undecodable byte, no data rows; the message names the file,
             column and line.
     """
-    if missing not in (None, *MISSING_OPTIONS):
-        raise ValueError(
-            f"unknown missing={missing!r}; choose one of {[None, *MISSING_OPTIONS]} "
-            f"({OPTION}.missing=...)"
-        )
-    unknown = [name for name in calendar if name not in CALENDAR_FEATURES]
-    if unknown:
-        raise ValueError(
-            f"unknown calendar features {unknown}; choose from {list(CALENDAR_FEATURES)}"
-        )
-    if calendar and date_column is None:
-        raise ValueError(f"calendar features {list(calendar)} need a date_column")
+    _check_options(missing, calendar, date_column)
     path = Path(path).expanduser()
     if not path.is_file():
         path = data_file(path)
@@ -148,20 +137,42 @@ def read_csv_series(
     if any(gaps.values()):
         _log_repairs(path, missing, gaps, len(rows), keep)
     columns = [torch.tensor([values[i] for i in keep], dtype=torch.float64) for values in numeric]
-    for values in labels:
-        categories = sorted({v for v in values if v is not None})  # of the whole file
-        kept = [values[i] for i in keep]
-        columns += [
-            torch.tensor([v == category for v in kept], dtype=torch.float64)
-            for category in categories
-        ]
-    for name in calendar:
-        period, phase = CALENDAR_FEATURES[name]
-        angle = torch.tensor([phase(dates[i]) for i in keep], dtype=torch.float64)
-        angle = angle * (2 * math.pi / period)
-        columns += [angle.sin(), angle.cos()]
+    columns += [column for values in labels for column in _one_hot(values, keep)]
+    columns += [column for name in calendar for column in _calendar(name, dates, keep)]
     values = torch.stack(columns, 1).float()  # (T, F)
     return values[:, 0] if values.size(1) == 1 else values
+
+
+def _check_options(
+    missing: str | None, calendar: Sequence[str], date_column: object | None
+) -> None:
+    if missing not in (None, *MISSING_OPTIONS):
+        raise ValueError(
+            f"unknown missing={missing!r}; choose one of {[None, *MISSING_OPTIONS]} "
+            f"({OPTION}.missing=...)"
+        )
+    unknown = [name for name in calendar if name not in CALENDAR_FEATURES]
+    if unknown:
+        raise ValueError(
+            f"unknown calendar features {unknown}; choose from {list(CALENDAR_FEATURES)}"
+        )
+    if calendar and date_column is None:
+        raise ValueError(f"calendar features {list(calendar)} need a date_column")
+
+
+def _one_hot(values: list[str | None], keep: list[int]) -> list[Tensor]:
+    """One column per category of the whole file, over the kept rows."""
+    categories = sorted({v for v in values if v is not None})
+    kept = [values[i] for i in keep]
+    return [torch.tensor([v == c for v in kept], dtype=torch.float64) for c in categories]
+
+
+def _calendar(name: str, dates: list[datetime], keep: list[int]) -> list[Tensor]:
+    """The sine and cosine of a calendar feature's phase, over the kept rows."""
+    period, phase = CALENDAR_FEATURES[name]
+    angle = torch.tensor([phase(dates[i]) for i in keep], dtype=torch.float64)
+    angle = angle * (2 * math.pi / period)
+    return [angle.sin(), angle.cos()]
 
 
 def _read_rows(

@@ -141,6 +141,12 @@ def read_table(path: str | os.PathLike, format: str, quoting: bool = True) -> li
         else:
             problem = f"{error} ({QUOTING_HINT})"
         raise ValueError(f"{path}, line {line}: {problem}") from error
+    _check_widths(rows, path, format)
+    return rows
+
+
+def _check_widths(rows: list[Row], path: str | os.PathLike, format: str) -> None:
+    """Every row has as many columns as the first."""
     for row in rows:
         if not row.fields:
             raise ValueError(f"{path}, line {row.line}: empty line; every row needs its columns")
@@ -153,7 +159,6 @@ def read_table(path: str | os.PathLike, format: str, quoting: bool = True) -> li
                 f"{path}, line {row.line}: {len(row.fields)} columns where the first row has "
                 f"{len(rows[0].fields)}{hint}: {row.fields}"
             )
-    return rows
 
 
 def column_index(

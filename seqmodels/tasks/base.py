@@ -4,12 +4,13 @@ A task owns one model (a plain ``nn.Module`` from :mod:`seqmodels.models`), its 
 metrics. The model is given as a *spec dict* ``{"_target_": "pkg.module.Class", **kwargs}`` and
 built with :func:`seqmodels.models.spec.build_model` (importlib, no Hydra), so
 ``save_hyperparameters()`` records it and ``MyTask.load_from_checkpoint(path)`` rebuilds the
-model anywhere, without Hydra; :mod:`seqmodels.models.inference` rebuilds it without Lightning.
+model anywhere, without Hydra; each task's ``predictor`` rebuilds it without Lightning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -25,6 +26,27 @@ matplotlib.use("Agg")  # figures are rendered off-screen, for TensorBoard only
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model argument that the training job chooses on the validation data.
+
+    :func:`seqmodels.train.train` fits one model per candidate value, each in
+    ``<output_dir>/<argument>_<value>`` when there are several, and tests the one whose
+    validation score (the checkpoint callback's monitored metric) is lowest; it reports each
+    candidate's score as ``select/<value>_val_loss``. A task asks for it by overriding
+    :meth:`SequenceTask.model_choice`.
+
+    Attributes:
+        argument: the model argument, e.g. ``"norm"`` (``model.norm`` in the config).
+        asked: the value that asks for the choice, e.g. ``"auto"``.
+        values: the candidates, e.g. ``("last", "seasonal")``.
+    """
+
+    argument: str
+    asked: str
+    values: tuple[str, ...]
 
 
 class SequenceTask(L.LightningModule):
@@ -98,6 +120,12 @@ class SequenceTask(L.LightningModule):
         self.model = build_model(model)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+
+    @classmethod
+    def model_choice(cls, model: Mapping[str, Any]) -> ModelChoice | None:
+        """The model argument to choose on the validation data for the model spec ``model``
+        (the job's ``model`` config), or None (the default: the model is fitted as it is)."""
+        return None
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:

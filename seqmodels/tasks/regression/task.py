@@ -2,6 +2,9 @@ r"""Forecasting: MSE on scaled values; metrics, baselines and backtest plots in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
@@ -13,10 +16,10 @@ from torchmetrics import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqmodels.models.inference import Forecaster
 from seqmodels.models.mlp import WindowMLP
 from seqmodels.preprocessing import Scaler
-from seqmodels.tasks.base import SequenceTask
+from seqmodels.tasks.base import ModelChoice, SequenceTask
+from seqmodels.tasks.regression.predictor import Forecaster
 
 __all__ = ["RegressionTask"]
 
@@ -112,6 +115,17 @@ class RegressionTask(SequenceTask):
         )
         self._plot_data: dict[str, list[Tensor]] = {}
 
+    @classmethod
+    def model_choice(cls, model: Mapping[str, Any]) -> ModelChoice | None:
+        """``model.norm=auto`` (the ``csv_series`` default): the window normalisation is chosen
+        on the validation part, from ``last`` and, when the model has a season (``model.season``,
+        from ``data.season``), ``seasonal``."""
+        if model.get("norm") != "auto":
+            return None
+        return ModelChoice(
+            "norm", "auto", ("last", "seasonal") if model.get("season") else ("last",)
+        )
+
     def _metrics(self, prefix: str, with_r2: bool = False) -> MetricCollection:
         metrics = {"rmse": MeanSquaredError(squared=False)}
         if self.hparams.mase_scale is not None:
@@ -127,7 +141,7 @@ class RegressionTask(SequenceTask):
 
     def forecast(self, window: Tensor, steps: int) -> Tensor:
         """The ``steps`` values after a univariate ``window`` ``(L,)`` or ``(N, L)``, both in the
-        series' units: see :meth:`seqmodels.models.inference.Forecaster.forecast`, which does it
+        series' units: see :meth:`Forecaster.forecast` (``predictor.py``), which does it
         without Lightning."""
         return Forecaster(self.model, self.scaler).forecast(window, steps)
 

@@ -9,9 +9,9 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from seqmodels.models.inference import Translator
 from seqmodels.preprocessing import EOS, Vocabulary
 from seqmodels.tasks.base import SequenceTask
+from seqmodels.tasks.seq2seq.predictor import Translator
 
 __all__ = ["Seq2SeqTask"]
 
@@ -19,7 +19,7 @@ Batch = tuple[Tensor, Tensor, Tensor]  # src (N, S), src_lengths (N,), tgt (N, T
 
 
 class Seq2SeqTask(SequenceTask):
-    r"""Trains a :class:`~seqmodels.models.Seq2Seq` on pairs from :mod:`seqmodels.data.pairs`.
+    r"""Trains a :class:`~seqmodels.models.Seq2Seq` on pairs (:mod:`~seqmodels.tasks.seq2seq.data`).
 
     The loss is the cross-entropy of the teacher-forced logits against the target, ignoring
     padding, with optional label smoothing. Validation and test also decode every source
@@ -197,6 +197,6 @@ class Seq2SeqTask(SequenceTask):
         self, texts: list[str], beam_size: int | None = None, max_len: int | None = None
     ) -> list[str]:
         """Decode each text (tokenized as in training); unknown tokens become ``<unk>``. See
-        :meth:`seqmodels.models.inference.Translator.translate`, which does it without Lightning.
+        :meth:`Translator.translate` (``predictor.py``), which does it without Lightning.
         """
         return self.translator.translate(texts, beam_size, max_len)

@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqmodels.models.inference import TextGenerator
 from seqmodels.preprocessing import Vocabulary
 from seqmodels.tasks.base import SequenceTask
+from seqmodels.tasks.language_model.predictor import TextGenerator
 
 __all__ = ["LanguageModelTask"]
 
@@ -27,8 +27,8 @@ class LanguageModelTask(SequenceTask):
     truncated backpropagation through time.
 
     Batches are consecutive windows of the same streams (see
-    :class:`~seqmodels.data.char_text.BPTTWindows`): the recurrent state at the end of one batch
-    is the initial state of the next, detached so gradients flow back at most one window
+    :class:`~seqmodels.tasks.language_model.data.BPTTWindows`): the recurrent state at the end of
+    one batch is the initial state of the next, detached so gradients flow back at most one window
     (``seq_len`` steps), as in pytorch/examples' word_language_model. The state starts at zero at
     the start of each epoch of each stage.
 
@@ -137,7 +137,7 @@ class LanguageModelTask(SequenceTask):
         generator: torch.Generator | None = None,
     ) -> str:
         """The prompt followed by ``max_new_tokens`` sampled characters: see
-        :meth:`seqmodels.models.inference.TextGenerator.generate`, which does it without
+        :meth:`TextGenerator.generate` (``predictor.py``), which does it without
         Lightning."""
         if self.vocab is None:
             raise ValueError("generate_text needs the vocabulary: build the task with vocab=...")

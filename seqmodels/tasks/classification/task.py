@@ -9,9 +9,9 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import Accuracy, ConfusionMatrix, F1Score, MetricCollection
 
-from seqmodels.models.inference import TextClassifier
 from seqmodels.preprocessing import Vocabulary, truncate
 from seqmodels.tasks.base import SequenceTask
+from seqmodels.tasks.classification.predictor import TextClassifier
 
 __all__ = ["ClassificationTask"]
 
@@ -139,7 +139,7 @@ class ClassificationTask(SequenceTask):
     @property
     def classifier(self) -> TextClassifier:
         """The model with the vocabulary, labels and text settings: inference without Lightning
-        (:class:`seqmodels.models.inference.TextClassifier`)."""
+        (:class:`seqmodels.tasks.classification.predictor.TextClassifier`)."""
         if self.vocab is None:
             raise ValueError("predict needs the vocabulary: build the task with vocab=...")
         settings = {
