@@ -56,6 +56,10 @@ class RegressionTask(SequenceTask):
     the ``H``-step forecasts of every window) and, for a univariate series, a free rollout of
     ``rollout_steps`` values from the first window.
 
+    The model's window normalisation can be left to the training job: with ``model.norm=auto``
+    (:meth:`model_choice`), :func:`seqmodels.train.train` fits ``last`` and, with a season,
+    ``seasonal``, and tests the one with the lower validation loss.
+
     Args:
         model: model spec dict (see :class:`~seqmodels.tasks.base.SequenceTask`).
         target_shift, target_scale: the target's global scaling (fields of the data's
