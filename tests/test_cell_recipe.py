@@ -53,7 +53,7 @@ def test_a_cell_of_ones_own_trains_by_its_import_path_and_changes_no_package_fil
         "model.cell=my_cells.DoubledTanhCell", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
         "trainer.limit_test_batches=1",
-        f"paths.output_dir={tmp_path / 'run'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run(
