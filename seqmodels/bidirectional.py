@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seqmodels.cells import State
 from seqmodels.kernels import fused_rnn
-from seqmodels.recurrent import Recurrent, check_lengths, reverse_order
+from seqmodels.recurrent import Recurrent, cells_outrun_packed, check_lengths, reverse_order
 
 __all__ = ["Bidirectional", "MERGE_MODES", "merge_directions"]
 
@@ -147,7 +147,7 @@ class Bidirectional(nn.Module):
     def _forward_packed(
         self, input: PackedSequence, hx_forward: State | None, hx_backward: State | None
     ) -> tuple[PackedSequence | tuple, State]:
-        if self.runs_fused():
+        if self.runs_fused() and not cells_outrun_packed(input, None):
             hx = None if hx_forward is None else _join_states(hx_forward, hx_backward)
             output, h_n = self._fused(input, hx, hx_forward)
             forward_data, backward_data = output.data.chunk(2, -1)

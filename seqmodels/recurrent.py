@@ -322,7 +322,7 @@ class Recurrent(nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(input, lengths)
         self._check_forward_args(input, hx)
-        if self.runs_fused():
+        if self.runs_fused() and not (self.impl == "auto" and cells_outrun_packed(input, lengths)):
             return self._fused_forward(input, hx, lengths)
         return self._cells_forward(input, hx, lengths)
 
@@ -628,6 +628,21 @@ class Recurrent(nn.Module):
             if getattr(self, attr, default) != default:
                 text += f", {attr}={getattr(self, attr)!r}"
         return text
+
+
+def cells_outrun_packed(input: Tensor | PackedSequence, lengths: Tensor | None) -> bool:
+    """Whether the cells beat torch's fused kernel on this call: sequences of different lengths
+    (``lengths`` or a ``PackedSequence``) on the CPU with gradients. There torch's packed kernel
+    runs forward and backward at about 1.6 times the step loop's time (``scripts/benchmark.py
+    --parts lengths``); cuDNN's packed kernel has no such cost."""
+    data = input.data if isinstance(input, PackedSequence) else input
+    if data.device.type != "cpu" or not torch.is_grad_enabled():
+        return False
+    if isinstance(input, PackedSequence):
+        varying = int(input.batch_sizes[0]) != int(input.batch_sizes[-1])
+    else:
+        varying = lengths is not None and int(lengths.min()) != int(lengths.max())
+    return varying
 
 
 def run_cell(

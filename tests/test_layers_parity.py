@@ -216,3 +216,25 @@ def test_functional_call_uses_the_given_parameters():
     got = torch.func.functional_call(ours, params, (x,))[0]
     torch.testing.assert_close(got, torch.func.functional_call(reference, params, (x,))[0])
     torch.testing.assert_close(ours(x)[0], reference(x)[0])  # the layer's own weights again
+
+
+@pytest.mark.parametrize("variant", ["lstm", "gru", "rnn_tanh"])
+def test_auto_trains_varying_lengths_on_the_cells_and_evaluates_them_on_the_kernel(
+    variant, monkeypatch
+):
+    """On the CPU torch's packed kernel trains slower than the step loop: auto takes the cells
+    there, and the kernel for equal lengths and for calls without gradients."""
+    import seqmodels.recurrent as recurrent
+
+    calls = []
+    kernel = recurrent.fused_rnn
+    monkeypatch.setattr(recurrent, "fused_rnn", lambda *a, **k: calls.append(1) or kernel(*a, **k))
+    ours, _ = make_pair(variant, dtype=torch.float32)
+    x, lengths = torch.randn(T, N, H_IN), torch.tensor([5, 2, 4])
+    ours(x, lengths=lengths)
+    assert calls == []
+    ours(x)
+    ours(x, lengths=torch.tensor([5, 5, 5]))
+    with torch.no_grad():
+        ours(x, lengths=lengths)
+    assert len(calls) == (3 if IMPL == "auto" else 0)  # impl="cells" never calls the kernel
