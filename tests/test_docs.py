@@ -93,14 +93,10 @@ def write_checkpoints(root: Path) -> None:
     import lightning as L
     import torch
 
-    from seqmodels.data import (
-        CharTextDataModule,
-        SeriesDataModule,
-        TextClassificationDataModule,
-        TranslationDataModule,
-    )
-    from seqmodels.data.series import sine_wave
-    from seqmodels.tasks import ClassificationTask, LanguageModelTask, RegressionTask, Seq2SeqTask
+    from seqmodels.tasks.classification import ClassificationTask, TextClassificationDataModule
+    from seqmodels.tasks.language_model import CharTextDataModule, LanguageModelTask
+    from seqmodels.tasks.regression import RegressionTask, SeriesDataModule, sine_wave
+    from seqmodels.tasks.seq2seq import Seq2SeqTask, TranslationDataModule
 
     (root / "text.txt").write_text("ROMEO: to be or not to be, that is the question.\n" * 20)
     (root / "train.tsv").write_text("text\tlabel\na charming film\t1\na dull film\t0\n" * 4)
