@@ -19,7 +19,8 @@ class WindowMLP(WindowForecaster):
 
     with :math:`z` the window normalised as in
     :class:`~seqmodels.models.forecaster.WindowForecaster`. The baseline a recurrent model should
-    beat on the same windows; :class:`~seqmodels.tasks.regression.task.RegressionTask` trains one beside its model.
+    beat on the same windows;
+    :class:`~seqmodels.tasks.regression.task.RegressionTask` trains one beside its model.
 
     Args:
         input_size: features per time step.
