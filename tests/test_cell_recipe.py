@@ -3,39 +3,23 @@ module of its own, trained through scripts/train.py by its import path, and no p
 changed."""
 
 import hashlib
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from test_extension_point import DoubledTanhCell
+
 import seqmodels
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CELL_MODULE = '''
-import torch
-from torch import Tensor, nn
-
-from seqmodels import RecurrentCell
-
-
-class DoubledTanhCell(RecurrentCell):
-    """h' = 2 tanh(W x + U h)"""
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.state_sizes = (hidden_size,)
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.reset_parameters()
-
-    def project_input(self, input: Tensor) -> Tensor:
-        return input @ self.weight_ih.t()
-
-    def step(self, projected: Tensor, state: Tensor) -> Tensor:
-        return 2 * torch.tanh(projected + state @ self.weight_hh.t())
-'''
+# the user's module: the imports it needs and a cell of test_extension_point's
+CELL_MODULE = (
+    "import torch\nfrom torch import Tensor, nn\n\nfrom seqmodels import RecurrentCell\n\n\n"
+    + inspect.getsource(DoubledTanhCell)
+)
 
 
 def package_hashes() -> dict[str, str]:
