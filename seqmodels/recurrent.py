@@ -893,6 +893,7 @@ class RNN(Recurrent):
             impl=impl,
         )  # fmt: skip
         self.bias, self.proj_size = bias, 0
+        self.flatten_parameters()  # built on CUDA: cuDNN's flat buffer from the start
 
     def _cells_reason(self, training: bool) -> str | None:
         if self.impl != "cells" and self.nonlinearity not in ("tanh", "relu"):
@@ -950,6 +951,7 @@ class LSTM(Recurrent):
             impl=impl,
         )  # fmt: skip
         self.bias, self.proj_size = bias, proj_size
+        self.flatten_parameters()  # built on CUDA: cuDNN's flat buffer from the start
 
 
 class GRU(Recurrent):
@@ -1003,6 +1005,7 @@ class GRU(Recurrent):
             impl=impl,
         )  # fmt: skip
         self.bias, self.proj_size = bias, 0
+        self.flatten_parameters()  # built on CUDA: cuDNN's flat buffer from the start
 
 
 # the built-in cells, registered with their torch.nn-compatible layers
