@@ -55,7 +55,7 @@ def fused_rnn(
     """Run ``layer``'s fused kernel on ``input`` with the flat ``weights``.
 
     Args:
-        layer: the layer's configuration (mode, sizes, dropout, directions, layout, mode).
+        layer: the layer's configuration (mode, sizes, dropout, directions, layout, training).
         input: ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``), ``(L, H_in)``
             unbatched, or a ``PackedSequence``; checked by the caller.
         hx: the initial state (``(h, c)`` for an LSTM) or None for zeros; checked by the caller.
