@@ -4,7 +4,7 @@ The minimal cells' state is a linear function of the previous one,
 :math:`h_t = a_t \odot h_{t-1} + b_t`, with gates that read the input only, so a whole
 sequence runs at once: :func:`linear_recurrence` by a parallel scan that every PyTorch
 transform understands, and on the CPU :class:`LinearScan`, a step loop with the gradient by
-hand, which the benchmark measures faster there. :func:`can_fuse` says when the latter may
+hand (``scripts/benchmark.py --mingru`` times the two). :func:`can_fuse` says when the latter may
 serve a call.
 
 The built-in RNN, LSTM and GRU layers run torch's own fused kernels instead (see
