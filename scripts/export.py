@@ -14,6 +14,8 @@ unrolled over ``--seq-len`` steps):
 * ``CharLM``: one generation step, token ids ``(N, 1)`` and the recurrent state -> logits
   ``(N, V)`` and the new state (call it once per token, feeding the state back).
 
+A checkpoint of another model is refused with the experiment it was trained with.
+
 The exported file is run on a fresh sample batch of another batch size (with onnxruntime for
 ONNX) and compared with the PyTorch model; the script fails when they differ. ONNX needs the
 ``export`` extra: ``pip install -e ".[export]"``.
@@ -27,10 +29,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from seqmodels.models import CharLM, SequenceClassifier, SequenceRegressor
-from seqmodels.models.spec import load_checkpoint
+from seqmodels.models import CharLM, Seq2Seq, SequenceClassifier, SequenceRegressor
+from seqmodels.models.spec import CheckpointMismatch, load_checkpoint
 
 FORMATS = ("onnx", "pt2")
+EXPORTED = (SequenceRegressor, SequenceClassifier, CharLM)  # the models example_inputs knows
 
 
 class CharLMStep(nn.Module):
@@ -134,7 +137,14 @@ def main(argv: list[str] | None = None) -> float:
     generator = torch.Generator().manual_seed(0)
     try:
         module, inputs, inputs_names, output_names = example_inputs(
-            load_checkpoint(args.checkpoint)[0], 2, args.seq_len, generator
+            load_checkpoint(args.checkpoint, expected=EXPORTED)[0], 2, args.seq_len, generator
+        )
+    except CheckpointMismatch as error:
+        decode = issubclass(error.found, Seq2Seq)
+        parser.error(
+            f"{error}; export.py exports regression, classification and character language "
+            "models: train one with experiment=sine, sst2 or shakespeare"
+            + ("; translate.py decodes with a Seq2Seq checkpoint" if decode else "")
         )
     except ValueError as error:
         parser.error(str(error))

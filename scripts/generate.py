@@ -5,14 +5,19 @@ Examples::
     python scripts/generate.py outputs/<date>/<time>/checkpoints/last.ckpt --prompt "ROMEO:"
     python scripts/generate.py last.ckpt --prompt "To be" --length 500 --temperature 0.6 \\
         --top-k 10 --seed 0
+
+The checkpoint must hold a character language model (a ``LanguageModelTask`` run, such as
+``experiment=shakespeare``); another one is refused with the experiment it was trained with.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
+from seqmodels.models.spec import CheckpointMismatch
 from seqmodels.tasks.language_model.predictor import TextGenerator
 
 
@@ -29,7 +34,17 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     args = parser.parse_args(argv)
 
-    text_generator = TextGenerator.from_checkpoint(args.checkpoint, map_location=args.device)
+    if not Path(args.checkpoint).is_file():
+        parser.error(f"checkpoint not found: {args.checkpoint}")
+    try:
+        text_generator = TextGenerator.from_checkpoint(args.checkpoint, map_location=args.device)
+    except CheckpointMismatch as error:
+        parser.error(
+            f"{error}; generate.py samples from character language models: train one with "
+            "experiment=shakespeare"
+        )
+    except ValueError as error:  # not a training run's checkpoint
+        parser.error(str(error))
     generator = None
     if args.seed is not None:
         generator = torch.Generator(args.device).manual_seed(args.seed)

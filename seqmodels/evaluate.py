@@ -30,6 +30,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class, get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from seqmodels.models.spec import run_config_file
 from seqmodels.train import CONFIG_PACKAGE, StoreRunConfig, build_trainer, job_errors, model_choice
 
 # Groups that choose what is evaluated; an override of one of them means "compose it as given".
@@ -40,28 +41,29 @@ def trained_config(ckpt_path: str | Path) -> tuple[DictConfig, str] | None:
     """The config of the run that wrote a checkpoint, and where it was found.
 
     It is read from the checkpoint itself (training runs store it, see
-    :class:`seqmodels.train.StoreRunConfig`), or else from the run's ``.hydra/config.yaml``: in
-    the folder above ``checkpoints/``, or two folders above it for the candidates of a
-    run that chose a model argument on the validation data (``<argument>_<value>/checkpoints``,
-    whose value is then set, see :func:`seqmodels.train.train`). Deprecated ``_target_`` paths
-    are replaced by current ones (:func:`current_targets`). None when neither exists.
+    :class:`seqmodels.train.StoreRunConfig`), or else from the run's ``.hydra/config.yaml``
+    (:func:`seqmodels.models.spec.run_config_file`: in the folder above ``checkpoints/``, or two
+    folders above it for the candidates of a run that chose a model argument on the validation
+    data, ``<argument>_<value>/checkpoints``, whose value is then set, see
+    :func:`seqmodels.train.train`). Deprecated ``_target_`` paths are replaced by current ones
+    (:func:`current_targets`). None when neither exists. The torch-only
+    :func:`seqmodels.models.spec.trained_run` reads the same, without OmegaConf.
     """
     path = Path(ckpt_path)
     stored = torch.load(path, map_location="cpu", weights_only=True).get(StoreRunConfig.KEY)
     if stored is not None:
         return current_targets(OmegaConf.create(stored["config"])), f"the checkpoint {path}"
-    for run_dir in path.resolve().parents[1:3]:
-        config_file = run_dir / ".hydra" / "config.yaml"
-        if config_file.is_file():
-            config = current_targets(OmegaConf.load(config_file))
-            choice = model_choice(config)
-            folder = path.resolve().parent.parent.name  # <argument>_<value> for a candidate
-            if choice is not None:
-                value = folder.removeprefix(f"{choice.argument}_")
-                if value in choice.values and value != folder:
-                    config.model[choice.argument] = value
-            return config, str(config_file)
-    return None
+    config_file = run_config_file(path)
+    if config_file is None:
+        return None
+    config = current_targets(OmegaConf.load(config_file))
+    choice = model_choice(config)
+    folder = path.resolve().parent.parent.name  # <argument>_<value> for a candidate
+    if choice is not None:
+        value = folder.removeprefix(f"{choice.argument}_")
+        if value in choice.values and value != folder:
+            config.model[choice.argument] = value
+    return config, str(config_file)
 
 
 def current_targets(config: DictConfig) -> DictConfig:

@@ -34,6 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 from torch.utils.tensorboard.summary import hparams
 
 from seqmodels.data.base import SequenceDataModule
+from seqmodels.models.spec import RUN_KEY
 from seqmodels.tasks.base import ModelChoice
 
 # the repository's conf/, installed as this package (see pyproject.toml)
@@ -69,11 +70,11 @@ def build_trainer(cfg: DictConfig, store_config: bool = False) -> L.Trainer:
 
 class StoreRunConfig(L.Callback):
     """Keeps the run's config in each checkpoint, under ``"seqmodels_run"``: ``{"name": ...,
-    "config": {...}}`` (plain values, resolved), so that ``scripts/evaluate.py`` knows which
-    experiment, data and task a checkpoint was trained with
-    (:func:`seqmodels.evaluate.trained_config`)."""
+    "config": {...}}`` (plain values, resolved), so that ``scripts/evaluate.py`` and the
+    torch-only scripts know which experiment, data and task a checkpoint was trained with
+    (:func:`seqmodels.evaluate.trained_config`, :func:`seqmodels.models.spec.trained_run`)."""
 
-    KEY = "seqmodels_run"
+    KEY = RUN_KEY
 
     def __init__(self, cfg: DictConfig) -> None:
         self.config = OmegaConf.to_container(cfg, resolve=True)

@@ -56,8 +56,13 @@ class TextClassifier:
     def from_checkpoint(
         cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
     ) -> TextClassifier:
-        """The classifier of a ``ClassificationTask`` checkpoint (``task.py`` beside this file)."""
-        model, hparams = load_checkpoint(path, map_location)
+        """The classifier of a ``ClassificationTask`` checkpoint (``task.py`` beside this file).
+
+        Raises:
+            seqmodels.models.spec.CheckpointMismatch: the checkpoint's model is not a
+                :class:`~seqmodels.models.SequenceClassifier`; the message names its experiment.
+        """
+        model, hparams = load_checkpoint(path, map_location, SequenceClassifier)
         settings = {
             name: hparams[name]
             for name in ("remove_html_breaks", "max_length", "keep")

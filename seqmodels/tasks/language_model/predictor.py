@@ -38,8 +38,13 @@ class TextGenerator:
     def from_checkpoint(
         cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
     ) -> TextGenerator:
-        """The generator of a ``LanguageModelTask`` checkpoint (``task.py`` beside this file)."""
-        model, hparams = load_checkpoint(path, map_location)
+        """The generator of a ``LanguageModelTask`` checkpoint (``task.py`` beside this file).
+
+        Raises:
+            seqmodels.models.spec.CheckpointMismatch: the checkpoint's model is not a
+                :class:`~seqmodels.models.CharLM`; the message names its experiment.
+        """
+        model, hparams = load_checkpoint(path, map_location, CharLM)
         return cls(model, Vocabulary(hparams["vocab"]))
 
     def generate(

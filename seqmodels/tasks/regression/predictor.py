@@ -50,8 +50,13 @@ class Forecaster:
     def from_checkpoint(
         cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
     ) -> Forecaster:
-        """The forecaster of a :class:`~seqmodels.tasks.regression.RegressionTask` checkpoint."""
-        model, hparams = load_checkpoint(path, map_location)
+        """The forecaster of a :class:`~seqmodels.tasks.regression.RegressionTask` checkpoint.
+
+        Raises:
+            seqmodels.models.spec.CheckpointMismatch: the checkpoint's model is not a
+                :class:`~seqmodels.models.WindowForecaster`; the message names its experiment.
+        """
+        model, hparams = load_checkpoint(path, map_location, WindowForecaster)
         return cls(model, Scaler(hparams["target_shift"], hparams["target_scale"]))
 
     def forecast(self, window: Tensor, steps: int) -> Tensor:

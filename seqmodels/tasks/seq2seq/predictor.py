@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from seqmodels.models.heads import evaluating
+from seqmodels.models.seq2seq import Seq2Seq
 from seqmodels.models.spec import load_checkpoint
 from seqmodels.preprocessing import EOS, PAD, Vocabulary, normalize
-
-if TYPE_CHECKING:
-    from seqmodels.models.seq2seq import Seq2Seq
 
 LEVELS = ("char", "word")
 
@@ -73,8 +70,13 @@ class Translator:
         cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
     ) -> Translator:
         """The translator of a :class:`~seqmodels.tasks.seq2seq.Seq2SeqTask` checkpoint, with its
-        decoding settings (``level``, ``beam_size``, ``length_penalty``, ``max_len``)."""
-        model, hparams = load_checkpoint(path, map_location)
+        decoding settings (``level``, ``beam_size``, ``length_penalty``, ``max_len``).
+
+        Raises:
+            seqmodels.models.spec.CheckpointMismatch: the checkpoint's model is not a
+                :class:`~seqmodels.models.Seq2Seq`; the message names its experiment.
+        """
+        model, hparams = load_checkpoint(path, map_location, Seq2Seq)
         settings = {
             name: hparams[name]
             for name in ("level", "beam_size", "length_penalty", "max_len")
